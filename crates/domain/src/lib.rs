@@ -1,0 +1,14 @@
+//! Pure domain core of waterdesk: types, rules and formulas with no I/O and no async.
+//!
+//! Everything here is a plain function over plain data so it can be unit- and
+//! property-tested exhaustively. The store, services and web crates depend on this
+//! crate; it depends on none of them.
+
+pub mod audit;
+pub mod numbering;
+pub mod password;
+pub mod permissions;
+pub mod time;
+pub mod username;
+
+pub use permissions::{BuiltinRole, Permission};

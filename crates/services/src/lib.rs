@@ -1,0 +1,46 @@
+//! The service layer: the only place business rules run (DESIGN §3, principle 2).
+//!
+//! HTML pages, the JSON API and the CLI all call these functions, so the same request
+//! gives the same result by the same logic whichever way it arrives. Each function takes
+//! the acting [`Principal`], checks its permission, runs its rules, writes in one
+//! transaction (with the audit entry and events), and returns plain data.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod principal;
+
+use std::sync::Arc;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::AuthConfig;
+pub use error::{ServiceError, ServiceResult};
+pub use events::{Event, EventBus};
+pub use principal::Principal;
+use waterdesk_store::Db;
+
+/// Everything a service call needs: the database, the clock, the policies.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub auth: Arc<AuthConfig>,
+    pub tz: jiff::tz::TimeZone,
+    pub events: EventBus,
+}
+
+impl Services {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, auth: AuthConfig, tz: jiff::tz::TimeZone) -> Self {
+        let events = EventBus::new(db.backend());
+        Services { db, clock, auth: Arc::new(auth), tz, events }
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,230 @@
+//! The append-only audit log with its hash chain (R-SYS-03).
+//!
+//! There is deliberately no update or delete here. Appending takes the row lock on
+//! `audit_head` (an `UPDATE`), so concurrent writers on PostgreSQL are serialised and the
+//! chain stays linear; on SQLite the single writer connection already serialises them.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use waterdesk_domain::audit::{chain_hash, AuditContent, ChainProblem, ChainVerifier};
+
+use crate::sql::Sql;
+use crate::{t, ts, Db, StoreResult};
+
+/// An entry to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEntry {
+    pub event_type: String,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub unit_id: Option<i64>,
+    pub ip: String,
+    pub method: String,
+    pub path: String,
+    /// JSON text with secrets already redacted.
+    pub params: String,
+    /// `ok`, `denied`, `failed`, `error`.
+    pub outcome: String,
+    pub status: i64,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub occurred_at: jiff::Timestamp,
+    pub event_type: String,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub unit_id: Option<i64>,
+    pub ip: String,
+    pub method: String,
+    pub path: String,
+    pub params: String,
+    pub outcome: String,
+    pub status: i64,
+    pub hash: String,
+}
+
+/// Appends one entry inside the caller's transaction; returns its sequence number.
+pub async fn append(conn: &mut AnyConnection, e: &NewAuditEntry, now: jiff::Timestamp) -> StoreResult<i64> {
+    let now_s = t(now);
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1, updated_at = $1 WHERE id = 1 RETURNING seq, hash")
+        .bind(&now_s)
+        .fetch_one(&mut *conn)
+        .await?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev: String = head.try_get("hash")?;
+    let content = AuditContent {
+        seq,
+        occurred_at: &now_s,
+        event_type: &e.event_type,
+        user_id: e.user_id,
+        username: &e.username,
+        unit_id: e.unit_id,
+        ip: &e.ip,
+        method: &e.method,
+        path: &e.path,
+        params: &e.params,
+        outcome: &e.outcome,
+        status: e.status,
+    };
+    let hash = chain_hash(&prev, &content);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, occurred_at, event_type, user_id, username, unit_id, ip, method, path, params,
+            outcome, status, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(seq)
+    .bind(&now_s)
+    .bind(&e.event_type)
+    .bind(e.user_id)
+    .bind(&e.username)
+    .bind(e.unit_id)
+    .bind(&e.ip)
+    .bind(&e.method)
+    .bind(&e.path)
+    .bind(&e.params)
+    .bind(&e.outcome)
+    .bind(e.status)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *conn).await?;
+    Ok(seq)
+}
+
+/// Appends one entry in its own transaction.
+pub async fn append_now(db: &Db, e: &NewAuditEntry, now: jiff::Timestamp) -> StoreResult<i64> {
+    let mut tx = db.begin().await?;
+    let seq = append(&mut tx, e, now).await?;
+    tx.commit().await?;
+    Ok(seq)
+}
+
+fn from_row(r: &AnyRow) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        seq: r.try_get("seq")?,
+        occurred_at: ts(r, "occurred_at")?,
+        event_type: r.try_get("event_type")?,
+        user_id: r.try_get("user_id")?,
+        username: r.try_get("username")?,
+        unit_id: r.try_get("unit_id")?,
+        ip: r.try_get("ip")?,
+        method: r.try_get("method")?,
+        path: r.try_get("path")?,
+        params: r.try_get("params")?,
+        outcome: r.try_get("outcome")?,
+        status: r.try_get("status")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// Search filters for the audit page and API.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub event_type: Option<String>,
+    pub from: Option<jiff::Timestamp>,
+    pub to: Option<jiff::Timestamp>,
+    /// Keyset: entries with seq below this (newest first).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// Newest-first page of entries matching the filter.
+pub async fn search(conn: &mut AnyConnection, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+    let mut sql = Sql::new(
+        "SELECT seq, occurred_at, event_type, user_id, username, unit_id, ip, method, path, params, outcome, status, hash
+         FROM audit_log WHERE 1=1",
+    );
+    if let Some(u) = f.username.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND username = ").bind(u);
+    }
+    if let Some(ip) = f.ip.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND ip = ").bind(ip);
+    }
+    if let Some(ty) = f.event_type.as_deref().filter(|s| !s.is_empty()) {
+        sql.push(" AND event_type = ").bind(ty);
+    }
+    if let Some(from) = f.from {
+        sql.push(" AND occurred_at >= ").bind(t(from));
+    }
+    if let Some(to) = f.to {
+        sql.push(" AND occurred_at < ").bind(t(to));
+    }
+    if let Some(b) = f.before_seq {
+        sql.push(" AND seq < ").bind(b);
+    }
+    sql.push(" ORDER BY seq DESC LIMIT ").bind(f.limit.clamp(1, 1000));
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The distinct event types present (for the filter drop-down).
+pub async fn event_types(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT DISTINCT event_type FROM audit_log ORDER BY event_type").fetch_all(conn).await?;
+    rows.iter().map(|r| Ok(r.try_get("event_type")?)).collect()
+}
+
+/// Result of verifying the whole chain.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub checked: i64,
+    pub problems: Vec<ChainProblem>,
+}
+
+/// Walks the whole log in sequence order, in pages, and checks every link.
+pub async fn verify(db: &Db) -> StoreResult<VerifyReport> {
+    let mut conn = db.read().await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("hash")?;
+    let mut v = ChainVerifier::default();
+    let mut last: i64 = i64::MIN;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, occurred_at, event_type, user_id, username, unit_id, ip, method, path, params, outcome,
+                status, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
+        )
+        .bind(last)
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let occurred_at: String = r.try_get("occurred_at")?;
+            let event_type: String = r.try_get("event_type")?;
+            let username: String = r.try_get("username")?;
+            let ip: String = r.try_get("ip")?;
+            let method: String = r.try_get("method")?;
+            let path: String = r.try_get("path")?;
+            let params: String = r.try_get("params")?;
+            let outcome: String = r.try_get("outcome")?;
+            let prev_hash: String = r.try_get("prev_hash")?;
+            let hash: String = r.try_get("hash")?;
+            let seq: i64 = r.try_get("seq")?;
+            let c = AuditContent {
+                seq,
+                occurred_at: &occurred_at,
+                event_type: &event_type,
+                user_id: r.try_get("user_id")?,
+                username: &username,
+                unit_id: r.try_get("unit_id")?,
+                ip: &ip,
+                method: &method,
+                path: &path,
+                params: &params,
+                outcome: &outcome,
+                status: r.try_get("status")?,
+            };
+            v.push(&c, &prev_hash, &hash);
+            last = seq;
+        }
+    }
+    let (checked, problems) = v.finish(head_seq, &head_hash);
+    Ok(VerifyReport { checked, problems })
+}

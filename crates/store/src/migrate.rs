@@ -1,0 +1,132 @@
+//! Versioned, embedded migrations, run at start and by `waterdesk migrate`.
+//!
+//! A migration is a SQL script with dialect tokens (see [`crate::dialect::ddl`]). Each
+//! runs in its own transaction (both engines have transactional DDL) and is recorded in
+//! `schema_migrations` with a checksum; a released migration is never edited — the
+//! checksum check refuses a database whose history differs from the binary's.
+
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Db, StoreError, StoreResult};
+
+/// One migration: version, name, script.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub script: &'static str,
+}
+
+/// All migrations, in order.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", script: include_str!("../migrations/0001_foundation.sql") }];
+
+/// What `run` did.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationReport {
+    pub applied: Vec<i64>,
+    pub already: usize,
+}
+
+fn checksum(script: &str) -> String {
+    hex::encode(Sha256::digest(script.as_bytes()))
+}
+
+/// Splits a script into statements at `;` that ends a line (no procedural code here).
+fn statements(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for line in script.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("--") || trimmed.is_empty() {
+            continue;
+        }
+        cur.push_str(line);
+        cur.push('\n');
+        if trimmed.ends_with(';') {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Applies every pending migration.
+pub async fn run(db: &Db) -> StoreResult<MigrationReport> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            checksum TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let mut report = MigrationReport::default();
+    for m in MIGRATIONS {
+        let mut tx = db.begin().await?;
+        let existing = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
+            .bind(m.version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let sum = checksum(m.script);
+        if let Some(row) = existing {
+            let stored: String = row.try_get("checksum")?;
+            if stored != sum {
+                return Err(StoreError::Migration {
+                    version: m.version,
+                    name: m.name.to_string(),
+                    reason: "the applied migration differs from this build's (edited after release?)".into(),
+                });
+            }
+            report.already += 1;
+            continue;
+        }
+        let script = crate::dialect::ddl(db.backend(), m.script);
+        for stmt in statements(&script) {
+            sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await.map_err(|e| StoreError::Migration {
+                version: m.version,
+                name: m.name.to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(sum)
+            .bind(crate::t(jiff::Timestamp::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(migration.version = m.version, migration.name = m.name, "applied migration");
+        report.applied.push(m.version);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_statements() {
+        let s = statements("-- c\nCREATE TABLE a (x INT);\n\nINSERT INTO a\nVALUES (1);\n");
+        assert_eq!(s.len(), 2);
+        assert!(s[1].contains("VALUES (1);"));
+    }
+
+    #[test]
+    fn foundation_splits_cleanly() {
+        for m in MIGRATIONS {
+            for s in statements(m.script) {
+                assert!(s.trim_end().ends_with(';'), "{s}");
+            }
+        }
+    }
+}
