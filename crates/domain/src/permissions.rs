@@ -28,6 +28,7 @@ pub mod perm {
     pub const ADMIN_PARAM_READ: &str = "admin.param.read";
     pub const ADMIN_PARAM_WRITE: &str = "admin.param.write";
     pub const ADMIN_JOB_READ: &str = "admin.job.read";
+    pub const ADMIN_ANNOUNCE: &str = "admin.announce";
     pub const SECURITY_ROLE_READ: &str = "security.role.read";
     pub const SECURITY_ROLE_WRITE: &str = "security.role.write";
     pub const SECURITY_USER_GRANT: &str = "security.user.grant";
@@ -67,6 +68,7 @@ pub const ALL: &[PermissionDef] = &[
     PermissionDef { code: ADMIN_PARAM_READ, zh: "查看系统参数", en: "View system parameters" },
     PermissionDef { code: ADMIN_PARAM_WRITE, zh: "修改系统参数", en: "Change system parameters" },
     PermissionDef { code: ADMIN_JOB_READ, zh: "查看后台任务", en: "View background jobs" },
+    PermissionDef { code: ADMIN_ANNOUNCE, zh: "发布系统公告", en: "Broadcast announcements" },
     PermissionDef { code: SECURITY_ROLE_READ, zh: "查看角色权限", en: "View roles" },
     PermissionDef { code: SECURITY_ROLE_WRITE, zh: "管理角色权限", en: "Manage roles" },
     PermissionDef { code: SECURITY_USER_GRANT, zh: "为用户授予角色", en: "Grant roles to users" },
@@ -207,7 +209,7 @@ impl BuiltinRole {
             BuiltinRole::Admin => ALL.iter().map(|p| p.code).filter(|c| *c != PORTAL_SELF).collect(),
             BuiltinRole::SysAdmin => vec![
                 ADMIN_UNIT_READ, ADMIN_UNIT_WRITE, ADMIN_USER_READ, ADMIN_USER_WRITE, ADMIN_DICT_WRITE,
-                ADMIN_PARAM_READ, ADMIN_PARAM_WRITE, ADMIN_JOB_READ,
+                ADMIN_PARAM_READ, ADMIN_PARAM_WRITE, ADMIN_JOB_READ, ADMIN_ANNOUNCE,
             ],
             BuiltinRole::SecurityAdmin => {
                 vec![SECURITY_ROLE_READ, SECURITY_ROLE_WRITE, SECURITY_USER_GRANT, SECURITY_USER_UNLOCK]

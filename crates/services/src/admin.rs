@@ -705,3 +705,22 @@ impl Services {
 fn code_owned(s: &str) -> ServiceResult<String> {
     code("parent_code", s)
 }
+
+impl Services {
+    /// Broadcasts an announcement to every signed-in user (live, via SSE), recorded as an
+    /// event and in the audit log.
+    pub async fn announce(&self, p: &Principal, message: &str, ctx: &AuditCtx) -> ServiceResult<i64> {
+        p.require(perm::ADMIN_ANNOUNCE)?;
+        let message = text("message", message, 500)?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let (id, pending) = self
+            .events
+            .emit(&mut tx, "announcement", "all", serde_json::json!({"message": message, "from": p.display_name}), now)
+            .await?;
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "announcement.create", "ok", serde_json::json!({"message": message})).await?;
+        commit(tx).await?;
+        self.events.after_commit([pending]);
+        Ok(id)
+    }
+}

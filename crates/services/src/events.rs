@@ -46,8 +46,8 @@ impl EventBus {
         let _ = self.tx.send(e);
     }
 
-    /// Records an event in the transaction. Returns what must be published after commit
-    /// (nothing on PostgreSQL, where NOTIFY already rides on the commit).
+    /// Records an event in the transaction. Returns its id and what must be published after
+    /// commit (nothing on PostgreSQL, where NOTIFY already rides on the commit).
     pub async fn emit(
         &self,
         conn: &mut AnyConnection,
@@ -55,7 +55,7 @@ impl EventBus {
         topic: &str,
         payload: serde_json::Value,
         now: jiff::Timestamp,
-    ) -> StoreResult<Option<Event>> {
+    ) -> StoreResult<(i64, Option<Event>)> {
         let id = events::insert(conn, kind, topic, &payload, now).await?;
         let e = Event { id, kind: kind.to_string(), topic: topic.to_string(), payload };
         match self.backend {
@@ -68,9 +68,9 @@ impl EventBus {
                     serde_json::json!({"id": e.id, "kind": e.kind, "topic": e.topic, "payload": null}).to_string()
                 };
                 waterdesk_store::events::notify(conn, PG_CHANNEL, &text).await?;
-                Ok(None)
+                Ok((id, None))
             }
-            Backend::Sqlite => Ok(Some(e)),
+            Backend::Sqlite => Ok((id, Some(e))),
         }
     }
 

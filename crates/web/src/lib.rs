@@ -1,1 +1,67 @@
-//! placeholder
+//! The HTTP layer of waterdesk (axum): the JSON API, the server-rendered pages, live
+//! events, operations endpoints and assets. Handlers parse, authorise through the
+//! principal, call one service function and render; no SQL and no business rule here.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod ops;
+pub mod pages;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, WebSettings};
+
+/// Builds the whole application router.
+pub fn app(state: AppState) -> Router {
+    let (api_router, openapi) = api::router().split_for_parts();
+    let json = openapi.to_pretty_json().unwrap_or_default();
+    let _ = state.0.openapi_json.set(json);
+    let request_id = HeaderName::from_static("x-request-id");
+    let max_body = state.0.settings.max_body_bytes;
+    let timeout = state.0.settings.request_timeout;
+    Router::new()
+        .merge(api_router)
+        .merge(pages::router())
+        .route("/api/openapi.json", get(ops::openapi))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/assets/{*path}", get(assets::asset))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), context::context))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+async fn fallback() -> error::ApiError {
+    error::ApiError::not_found()
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}

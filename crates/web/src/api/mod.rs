@@ -1,0 +1,54 @@
+//! The JSON API under `/api/v1` (R-INT-01): one `router()` per resource, documented with
+//! utoipa so that `/api/openapi.json` is generated from the code.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod events;
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "waterdesk API",
+        description = "Customer service information system for water supply and drainage utilities (DB33/T 2050-2017). \
+Errors are `{\"error\": {\"code\", \"message\", \"field\", \"detail\"}}` with stable codes; messages are Chinese by default, \
+English with `Accept-Language: en`. Authenticate with `Authorization: Bearer <token>` (from `POST /api/v1/auth/login`, or an \
+integration token `wdt_…`).",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Sign-in, sessions, own account"),
+        (name = "admin", description = "Units, users, roles, dictionaries, parameters"),
+        (name = "audit", description = "Audit log (read-only)"),
+        (name = "system", description = "Jobs, events, announcements"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+    }
+}
+
+/// The API routes with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", auth::router().merge(admin::router()).merge(audit::router()).merge(events::router()))
+}
+
+/// Query parameters for keyset-paged lists.
+pub fn limit_or_default(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(50).clamp(1, 500)
+}

@@ -1,0 +1,204 @@
+//! The request pipeline in one middleware: language, client address, authentication,
+//! CSRF, the operation log for refused writes, metrics, and rendering of errors.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use http_body::Body as _;
+use waterdesk_services::principal::AuthVia;
+
+use crate::auth::{cookie, same_token, RequestCtx, CSRF_COOKIE, SESSION_COOKIE};
+use crate::error::{code_for_status, ErrorBody, ErrorDetail, ErrorInfo};
+use crate::i18n::Lang;
+use crate::state::AppState;
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn client_ip(req: &Request, trust_xff: bool) -> String {
+    if trust_xff {
+        if let Some(v) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            if let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
+                return first.chars().take(64).collect();
+            }
+        }
+    }
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// Parses a body as JSON or a form into a JSON value for the audit log.
+fn body_params(content_type: &str, bytes: &Bytes) -> serde_json::Value {
+    if bytes.is_empty() {
+        return serde_json::json!({});
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let map: serde_json::Map<String, serde_json::Value> = form_pairs(bytes).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        return serde_json::Value::Object(map);
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => v,
+        Err(_) => serde_json::json!({"_body": format!("{} bytes, not JSON", bytes.len())}),
+    }
+}
+
+fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    let s = String::from_utf8_lossy(bytes);
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |x: &str| urlencoding::decode(&x.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_default();
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let lang = Lang::from_headers(req.headers());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let is_api = path.starts_with("/api/");
+    let ip = client_ip(&req, st.0.settings.trust_forwarded_for);
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let services = st.services().clone();
+
+    // Authenticate: bearer header first, then the session cookie.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|s| s.trim().to_string());
+    let session_cookie = cookie(req.headers(), SESSION_COOKIE);
+    let auth = if let Some(t) = bearer.as_deref() {
+        Some(services.authenticate(t, AuthVia::Session).await)
+    } else if let Some(c) = session_cookie.as_deref() {
+        Some(services.authenticate(c, AuthVia::Cookie).await)
+    } else {
+        None
+    };
+
+    // Buffer the body of writes (bounded) for CSRF form fields and the audit log.
+    let unsafe_method = is_unsafe(&method);
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (mut parts, body) = req.into_parts();
+    let bytes = if unsafe_method {
+        match axum::body::to_bytes(body, st.0.settings.max_body_bytes).await {
+            Ok(b) => b,
+            Err(_) => {
+                let ctx = Arc::new(RequestCtx { lang, ip, method: method.to_string(), path, is_api, auth: None, login_csrf: None, request_id });
+                return render_error(&ctx, StatusCode::PAYLOAD_TOO_LARGE, ErrorInfo { code: "payload_too_large", field: None, detail: None });
+            }
+        }
+    } else {
+        Bytes::new()
+    };
+    let form_csrf = if unsafe_method && content_type.starts_with("application/x-www-form-urlencoded") {
+        form_pairs(&bytes).into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v)
+    } else {
+        None
+    };
+    let login_csrf = cookie(&parts.headers, CSRF_COOKIE);
+
+    let ctx = Arc::new(RequestCtx { lang, ip, method: method.to_string(), path: path.clone(), is_api, auth, login_csrf, request_id });
+
+    // CSRF: cookie-authenticated writes must echo the session's token (header or form
+    // field); unauthenticated page forms (sign-in) must echo the pre-session cookie.
+    if unsafe_method && bearer.is_none() {
+        let presented = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(form_csrf);
+        let ok = match ctx.principal() {
+            Some(p) if p.via == AuthVia::Cookie => presented.as_deref().is_some_and(|t| same_token(t, &p.csrf_token)),
+            _ if is_api => true,
+            _ => match (presented.as_deref(), ctx.login_csrf.as_deref()) {
+                (Some(a), Some(b)) => same_token(a, b),
+                _ => false,
+            },
+        };
+        if !ok {
+            let audit = ctx.audit();
+            let _ = services.audit_http(&audit, waterdesk_services::audit::redact(body_params(&content_type, &bytes)), 403).await;
+            metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route, "status" => "403").increment(1);
+            return render_error(&ctx, StatusCode::FORBIDDEN, ErrorInfo { code: "csrf_failed", field: None, detail: None });
+        }
+    }
+
+    parts.extensions.insert(ctx.clone());
+    let params = if unsafe_method { Some(body_params(&content_type, &bytes)) } else { None };
+    let req = Request::from_parts(parts, Body::from(bytes));
+    let resp = next.run(req).await;
+    let status = resp.status();
+
+    // The operation log: services audit their successful writes in-transaction; refused
+    // and failed writes are recorded here. Denied reads are security events too.
+    let info = resp.extensions().get::<ErrorInfo>().cloned();
+    if let Some(params) = params.filter(|_| status.is_client_error() || status.is_server_error()) {
+        if path != "/api/v1/auth/login" && path != "/login" && path != "/login/totp" {
+            let _ = services.audit_http(&ctx.audit(), waterdesk_services::audit::redact(params), status.as_u16()).await;
+        }
+    } else if status == StatusCode::FORBIDDEN && info.as_ref().is_some_and(|i| i.code == "forbidden") {
+        let perm = info.as_ref().and_then(|i| i.detail.clone()).unwrap_or_default();
+        let _ = services.audit_denied(&ctx.audit(), &perm).await;
+    }
+
+    metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.as_u16().to_string()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route).record(started.elapsed().as_secs_f64());
+
+    if let Some(info) = info {
+        return render_error(&ctx, status, info);
+    }
+    if (status.is_client_error() || status.is_server_error()) && resp.body().size_hint().exact() == Some(0) {
+        return render_error(&ctx, status, ErrorInfo { code: code_for_status(status), field: None, detail: None });
+    }
+    resp
+}
+
+/// Renders an error for the API (JSON) or for a page (HTML or a redirect).
+pub fn render_error(ctx: &RequestCtx, status: StatusCode, info: ErrorInfo) -> Response {
+    let message = ctx.lang.t(&format!("error.{}", info.code)).to_string();
+    if !ctx.is_api {
+        match info.code {
+            "unauthenticated" | "session_expired" => {
+                let next = urlencoding::encode(&ctx.path).into_owned();
+                let mut r = Redirect::to(&format!("/login?next={next}&reason={}", info.code)).into_response();
+                // A stale cookie would be sent again and again; drop it.
+                if let Ok(v) = HeaderValue::from_str(&crate::auth::set_cookie(SESSION_COOKIE, "", Some(0), false, true)) {
+                    r.headers_mut().append(header::SET_COOKIE, v);
+                }
+                return r;
+            }
+            "password_change_required" => return Redirect::to("/account/password").into_response(),
+            "totp_enrolment_required" => return Redirect::to("/account/totp").into_response(),
+            _ => {}
+        }
+        let page = crate::pages::ErrorPage { lang: ctx.lang, status: status.as_u16(), message, detail: info.detail.clone().unwrap_or_default() };
+        let mut r = crate::pages::html(&page);
+        *r.status_mut() = status;
+        return r;
+    }
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: info.code.to_string(),
+            message,
+            field: info.field,
+            detail: info.detail,
+            request_id: Some(ctx.request_id.clone()).filter(|s| !s.is_empty()),
+        },
+    };
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(ctx.lang.code()));
+    r
+}

@@ -1,0 +1,266 @@
+//! The message catalogue: every user-facing string in Chinese (default) and English.
+//!
+//! Keys are stable; error codes are keys too (`error.<code>`), so the API's `message`
+//! and the pages' texts come from the same table.
+
+use axum::http::HeaderMap;
+
+/// A display language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.starts_with("en") {
+            Some(Lang::En)
+        } else if s.starts_with("zh") {
+            Some(Lang::Zh)
+        } else {
+            None
+        }
+    }
+
+    /// From the `lang` cookie, else the first known language in `Accept-Language`, else zh.
+    pub fn from_headers(h: &HeaderMap) -> Lang {
+        if let Some(c) = crate::auth::cookie(h, "lang").and_then(|v| Lang::parse(&v)) {
+            return c;
+        }
+        h.get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').find_map(|part| Lang::parse(part.split(';').next().unwrap_or_default())))
+            .unwrap_or_default()
+    }
+
+    /// Looks up a key; unknown keys come back as the key itself (visible, not silent).
+    pub fn t(self, key: &str) -> &'static str {
+        match CATALOGUE.binary_search_by(|(k, _, _)| (*k).cmp(key)) {
+            Ok(i) => match self {
+                Lang::Zh => CATALOGUE[i].1,
+                Lang::En => CATALOGUE[i].2,
+            },
+            Err(_) => leak_key(key),
+        }
+    }
+}
+
+fn leak_key(key: &str) -> &'static str {
+    // Unknown keys are rare programming errors; intern them once so the page still renders.
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut g = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    let set = g.get_or_insert_with(HashSet::new);
+    if let Some(k) = set.get(key) {
+        return k;
+    }
+    tracing::warn!(i18n.key = key, "missing translation");
+    let k: &'static str = Box::leak(key.to_string().into_boxed_str());
+    set.insert(k);
+    k
+}
+
+/// (key, 中文, English), sorted by key (checked by a test).
+pub static CATALOGUE: &[(&str, &str, &str)] = &[
+    ("action.cancel", "取消", "Cancel"),
+    ("action.create", "新建", "Create"),
+    ("action.delete", "删除", "Delete"),
+    ("action.edit", "编辑", "Edit"),
+    ("action.export", "导出", "Export"),
+    ("action.filter", "查询", "Search"),
+    ("action.next", "下一页", "Next"),
+    ("action.reset", "重置", "Reset"),
+    ("action.retry", "重试", "Retry"),
+    ("action.save", "保存", "Save"),
+    ("action.send", "发送", "Send"),
+    ("announce.label", "发布系统公告", "Broadcast an announcement"),
+    ("announce.placeholder", "公告内容，将实时推送给所有在线用户", "Text pushed live to every signed-in user"),
+    ("app.name", "水务客服信息系统", "Water Utility Customer Service"),
+    ("app.short", "waterdesk", "waterdesk"),
+    ("audit.event_type", "事件类型", "Event type"),
+    ("audit.ip", "IP 地址", "IP address"),
+    ("audit.method", "方法", "Method"),
+    ("audit.outcome", "结果", "Outcome"),
+    ("audit.params", "参数", "Parameters"),
+    ("audit.path", "路径", "Path"),
+    ("audit.seq", "序号", "No."),
+    ("audit.status", "状态码", "Status"),
+    ("audit.time", "时间", "Time"),
+    ("audit.title", "审计日志", "Audit log"),
+    ("audit.user", "用户", "User"),
+    ("audit.verify_hint", "日志以哈希链防篡改；运行 waterdesk audit verify 校验完整性。", "Entries are hash-chained; run `waterdesk audit verify` to check integrity."),
+    ("common.all", "全部", "All"),
+    ("common.builtin", "内置", "Built-in"),
+    ("common.code", "编码", "Code"),
+    ("common.description", "说明", "Description"),
+    ("common.disabled", "停用", "Disabled"),
+    ("common.empty", "暂无数据", "Nothing here yet"),
+    ("common.enabled", "启用", "Enabled"),
+    ("common.from", "起", "From"),
+    ("common.name", "名称", "Name"),
+    ("common.name_en", "英文名称", "English name"),
+    ("common.no", "否", "No"),
+    ("common.order", "排序", "Order"),
+    ("common.status", "状态", "Status"),
+    ("common.to", "止", "To"),
+    ("common.type", "类型", "Type"),
+    ("common.updated_at", "更新时间", "Updated"),
+    ("common.yes", "是", "Yes"),
+    ("dash.hello", "您好", "Hello"),
+    ("dash.perms", "您的权限", "Your permissions"),
+    ("dash.roles", "您的角色", "Your roles"),
+    ("dash.title", "工作台", "Dashboard"),
+    ("dash.unit", "所属单位", "Your unit"),
+    ("dash.welcome", "欢迎使用水务客服信息系统。左侧菜单按您的权限显示。", "Welcome. The menu on the left shows what your roles allow."),
+    ("dict.items", "字典项", "Items"),
+    ("dict.label_en", "英文标签", "English label"),
+    ("dict.label_zh", "中文标签", "Chinese label"),
+    ("dict.title", "数据字典", "Dictionaries"),
+    ("error.account_disabled", "账号已停用，请联系管理员。", "This account is disabled. Contact your administrator."),
+    ("error.account_locked", "登录失败次数过多，账号已锁定，请稍后再试或联系管理员解锁。", "Too many failed sign-ins: the account is locked. Try later or ask an administrator to unlock it."),
+    ("error.bad_request", "请求格式错误。", "The request is malformed."),
+    ("error.csrf_failed", "页面已过期或请求来源不可信，请刷新后重试。", "The page expired or the request did not come from this site. Reload and try again."),
+    ("error.duplicate", "该记录已存在。", "This record already exists."),
+    ("error.forbidden", "您没有执行此操作的权限。", "You do not have permission for this operation."),
+    ("error.in_use", "该记录仍在使用中，不能删除。", "This record is still in use and cannot be deleted."),
+    ("error.internal", "服务器内部错误，已记录，请稍后重试。", "Internal error. It has been logged; please try again later."),
+    ("error.invalid_body", "请求内容不符合接口定义。", "The request body does not match the API."),
+    ("error.invalid_credentials", "用户名或密码错误。", "Wrong username or password."),
+    ("error.invalid_json", "请求体不是有效的 JSON。", "The request body is not valid JSON."),
+    ("error.invalid_totp", "动态验证码错误。", "Wrong authenticator code."),
+    ("error.method_not_allowed", "不支持该请求方法。", "Method not allowed."),
+    ("error.not_found", "请求的资源不存在。", "Not found."),
+    ("error.password_change_required", "请先修改密码。", "You must change your password first."),
+    ("error.payload_too_large", "请求体过大。", "The request body is too large."),
+    ("error.separation_of_duties", "三员分立：同一用户不能同时拥有系统、安全、审计管理权限。", "Separation of duties: one user cannot combine system, security and audit administration."),
+    ("error.session_expired", "会话已过期，请重新登录。", "Your session expired. Please sign in again."),
+    ("error.timeout", "请求超时。", "The request timed out."),
+    ("error.totp_enrolment_required", "管理员必须先绑定动态口令(TOTP)。", "Administrators must enrol an authenticator (TOTP) first."),
+    ("error.totp_required", "请输入动态验证码。", "Enter your authenticator code."),
+    ("error.unauthenticated", "请先登录。", "Please sign in."),
+    ("error.unsupported_media_type", "请使用 application/json 提交。", "Send the body as application/json."),
+    ("error.validation_failed", "输入有误，请检查后重试。", "Some input is invalid. Check and try again."),
+    ("field.data_scope", "数据范围", "Data scope"),
+    ("field.display_name", "姓名", "Name"),
+    ("field.email", "电子邮箱", "E-mail"),
+    ("field.kind", "类型", "Kind"),
+    ("field.last_login", "最近登录", "Last sign-in"),
+    ("field.parent", "上级单位", "Parent unit"),
+    ("field.phone", "电话", "Phone"),
+    ("field.roles", "角色", "Roles"),
+    ("field.unit", "单位", "Unit"),
+    ("field.username", "用户名", "Username"),
+    ("field.value", "值", "Value"),
+    ("jobs.attempts", "尝试次数", "Attempts"),
+    ("jobs.last_error", "最近错误", "Last error"),
+    ("jobs.run_at", "计划时间", "Run at"),
+    ("jobs.title", "后台任务", "Background jobs"),
+    ("login.password", "密码", "Password"),
+    ("login.submit", "登录", "Sign in"),
+    ("login.subtitle", "依据 DB33/T 2050-2017 建设的供排水客户服务信息系统", "Customer service information system per DB33/T 2050-2017"),
+    ("login.title", "登录", "Sign in"),
+    ("login.totp", "动态验证码", "Authenticator code"),
+    ("login.totp_hint", "请输入身份验证器 App 显示的 6 位数字。", "Enter the 6-digit code shown by your authenticator app."),
+    ("login.username", "用户名", "Username"),
+    ("msg.created", "已创建。", "Created."),
+    ("msg.deleted", "已删除。", "Deleted."),
+    ("msg.password_changed", "密码已修改。", "Password changed."),
+    ("msg.password_reset", "已重置密码，临时密码仅显示一次：", "Password reset. The temporary password is shown once:"),
+    ("msg.saved", "已保存。", "Saved."),
+    ("msg.sent", "已发送。", "Sent."),
+    ("msg.totp_enabled", "动态口令已启用，下次登录需要输入验证码。", "Authenticator enabled: sign-in now asks for a code."),
+    ("msg.unlocked", "已解锁。", "Unlocked."),
+    ("msg.user_created", "用户已创建，初始密码仅显示一次：", "User created. The initial password is shown once:"),
+    ("nav.admin", "系统管理", "Administration"),
+    ("nav.api_docs", "接口文档", "API docs"),
+    ("nav.audit", "审计日志", "Audit log"),
+    ("nav.dashboard", "工作台", "Dashboard"),
+    ("nav.dicts", "数据字典", "Dictionaries"),
+    ("nav.jobs", "后台任务", "Jobs"),
+    ("nav.logout", "退出登录", "Sign out"),
+    ("nav.params", "系统参数", "Parameters"),
+    ("nav.password", "修改密码", "Change password"),
+    ("nav.roles", "角色权限", "Roles"),
+    ("nav.security", "安全", "Security"),
+    ("nav.totp", "动态口令", "Authenticator"),
+    ("nav.units", "组织机构", "Organisation"),
+    ("nav.users", "用户管理", "Users"),
+    ("params.title", "系统参数", "System parameters"),
+    ("password.confirm", "确认新密码", "Confirm new password"),
+    ("password.mismatch", "两次输入的新密码不一致。", "The new passwords do not match."),
+    ("password.must_change", "您的密码需要修改后才能继续使用系统。", "You must change your password before continuing."),
+    ("password.new", "新密码", "New password"),
+    ("password.old", "当前密码", "Current password"),
+    ("password.policy", "至少 {n} 位，需包含大写字母、小写字母、数字、符号中的三类，且不能包含用户名。", "At least {n} characters mixing three of: upper case, lower case, digits, symbols; not containing the username."),
+    ("password.title", "修改密码", "Change password"),
+    ("role.permissions", "权限", "Permissions"),
+    ("role.title", "角色权限", "Roles and permissions"),
+    ("scope.all", "全部", "All"),
+    ("scope.own", "本人", "Own"),
+    ("scope.unit", "本单位", "Own unit"),
+    ("scope.unit_tree", "本单位及下级", "Unit and below"),
+    ("totp.confirm", "确认启用", "Enable"),
+    ("totp.enabled", "您已启用动态口令。", "Your authenticator is enabled."),
+    ("totp.required", "管理员账号必须绑定动态口令后才能继续。", "Administrator accounts must enrol an authenticator to continue."),
+    ("totp.scan", "用身份验证器 App 扫描二维码（或手动输入密钥），然后输入显示的 6 位验证码。", "Scan the QR code with an authenticator app (or type the key), then enter the 6-digit code."),
+    ("totp.secret", "密钥", "Key"),
+    ("totp.title", "动态口令 (TOTP)", "Authenticator (TOTP)"),
+    ("unit.title", "组织机构", "Organisation units"),
+    ("user.kind.customer", "客户", "Customer"),
+    ("user.kind.service", "接口账号", "Service account"),
+    ("user.kind.staff", "员工", "Staff"),
+    ("user.locked", "已锁定", "Locked"),
+    ("user.new", "新建用户", "New user"),
+    ("user.reset_password", "重置密码", "Reset password"),
+    ("user.title", "用户管理", "Users"),
+    ("user.unlock", "解锁", "Unlock"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_is_sorted_and_unique() {
+        for w in CATALOGUE.windows(2) {
+            assert!(w[0].0 < w[1].0, "{} must come before {}", w[1].0, w[0].0);
+        }
+    }
+
+    #[test]
+    fn every_error_code_has_a_message() {
+        for code in [
+            "validation_failed", "invalid_credentials", "account_locked", "account_disabled", "totp_required",
+            "invalid_totp", "unauthenticated", "session_expired", "forbidden", "password_change_required",
+            "totp_enrolment_required", "not_found", "duplicate", "in_use", "separation_of_duties", "internal",
+            "invalid_json", "invalid_body", "unsupported_media_type", "payload_too_large", "csrf_failed", "bad_request",
+            "method_not_allowed", "timeout",
+        ] {
+            let key = format!("error.{code}");
+            assert!(CATALOGUE.iter().any(|(k, _, _)| *k == key), "{key}");
+        }
+    }
+
+    #[test]
+    fn language_negotiation() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::from_headers(&h), Lang::Zh);
+        h.insert("accept-language", "en-US,en;q=0.9".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert("cookie", "lang=zh-CN".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h), Lang::Zh);
+        assert_eq!(Lang::En.t("login.title"), "Sign in");
+        assert_eq!(Lang::Zh.t("login.title"), "登录");
+    }
+}

@@ -1,0 +1,314 @@
+//! Server-rendered pages (askama templates, compiled in): the web shell, sign-in, own
+//! account and the administration console. Handlers call the same service functions as
+//! the JSON API.
+
+pub mod account;
+pub mod admin;
+
+use askama::Template;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use waterdesk_domain::permissions::perm;
+use waterdesk_services::{Principal, ServiceError};
+
+use crate::auth::RequestCtx;
+use crate::error::{status_of, ApiError};
+use crate::i18n::Lang;
+use crate::state::AppState;
+
+/// Every page route: (method, path). The authorisation matrix test checks this list.
+pub const PAGE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/login/totp"),
+    ("POST", "/login/totp"),
+    ("POST", "/logout"),
+    ("GET", "/lang/{code}"),
+    ("GET", "/account/password"),
+    ("POST", "/account/password"),
+    ("GET", "/account/totp"),
+    ("POST", "/account/totp"),
+    ("POST", "/announcements"),
+    ("GET", "/admin/units"),
+    ("POST", "/admin/units"),
+    ("POST", "/admin/units/{id}"),
+    ("POST", "/admin/units/{id}/delete"),
+    ("GET", "/admin/users"),
+    ("GET", "/admin/users/new"),
+    ("POST", "/admin/users"),
+    ("GET", "/admin/users/{id}"),
+    ("POST", "/admin/users/{id}"),
+    ("POST", "/admin/users/{id}/roles"),
+    ("POST", "/admin/users/{id}/unlock"),
+    ("POST", "/admin/users/{id}/reset-password"),
+    ("GET", "/admin/roles"),
+    ("POST", "/admin/roles"),
+    ("GET", "/admin/roles/{id}"),
+    ("POST", "/admin/roles/{id}"),
+    ("POST", "/admin/roles/{id}/delete"),
+    ("GET", "/admin/dicts"),
+    ("POST", "/admin/dicts/{code}/items"),
+    ("POST", "/admin/dicts/{code}/items/{id}"),
+    ("GET", "/admin/params"),
+    ("POST", "/admin/params/{key}"),
+    ("GET", "/admin/audit"),
+    ("GET", "/admin/jobs"),
+    ("GET", "/api/docs"),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(account::dashboard))
+        .route("/login", get(account::login_page).post(account::login_submit))
+        .route("/login/totp", get(account::totp_login_page).post(account::totp_login_submit))
+        .route("/logout", post(account::logout))
+        .route("/lang/{code}", get(account::set_lang))
+        .route("/account/password", get(account::password_page).post(account::password_submit))
+        .route("/account/totp", get(account::totp_page).post(account::totp_submit))
+        .route("/announcements", post(account::announce))
+        .route("/api/docs", get(account::api_docs))
+        .merge(admin::router())
+}
+
+/// Renders a template into an HTML response.
+pub fn html<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(body) => {
+            let mut r = body.into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal").into_response()
+        }
+    }
+}
+
+/// Redirect after a form: success flash `msg`, or a validation-type failure shown on the
+/// page it came from. Authorisation failures and internal errors propagate (403 page, 500).
+pub fn after_form<T>(to: &str, r: Result<T, ServiceError>, ok: &str) -> Result<Response, ApiError> {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    match r {
+        Ok(_) => Ok(Redirect::to(&format!("{to}{sep}msg={ok}")).into_response()),
+        Err(e) if status_of(&e).is_client_error() && !matches!(e, ServiceError::Forbidden { .. } | ServiceError::Unauthenticated | ServiceError::SessionExpired) => {
+            let detail = match &e {
+                ServiceError::Validation { field, detail, .. } => format!("{field}: {detail}"),
+                _ => String::new(),
+            };
+            Ok(Redirect::to(&format!("{to}{sep}err={}&detail={}", e.code(), urlencoding::encode(&detail))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub icon: &'static str,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NavSection {
+    pub title: &'static str,
+    pub items: Vec<NavItem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserBadge {
+    pub username: String,
+    pub display_name: String,
+    pub initial: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flash {
+    /// `ok`, `error`, `warn`.
+    pub kind: &'static str,
+    pub message: String,
+    /// A one-time secret to show (generated password).
+    pub secret: String,
+}
+
+/// What every page's layout needs.
+pub struct Layout {
+    pub lang: Lang,
+    pub title: String,
+    pub path: String,
+    pub csrf: String,
+    pub user: Option<UserBadge>,
+    pub nav: Vec<NavSection>,
+    pub flash: Option<Flash>,
+    pub org_name: String,
+    pub hotline: String,
+    pub tz: jiff::tz::TimeZone,
+}
+
+/// Query keys the layout reads for flash messages.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct FlashQuery {
+    pub msg: Option<String>,
+    pub err: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Layout {
+    pub async fn new(st: &AppState, p: &Principal, ctx: &RequestCtx, title_key: &str, flash: &FlashQuery) -> Layout {
+        let lang = ctx.lang;
+        let s = st.services();
+        let org_name = s.param_value("org.name").await.ok().flatten().unwrap_or_default();
+        let hotline = s.param_value("org.hotline").await.ok().flatten().unwrap_or_default();
+        let flash = if let Some(code) = flash.err.as_deref().filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
+            Some(Flash { kind: "error", message: format!("{} {}", lang.t(&format!("error.{code}")), flash.detail.clone().unwrap_or_default()), secret: String::new() })
+        } else {
+            flash
+                .msg
+                .as_deref()
+                .filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                .map(|m| Flash { kind: "ok", message: lang.t(&format!("msg.{m}")).to_string(), secret: String::new() })
+        };
+        Layout {
+            lang,
+            title: lang.t(title_key).to_string(),
+            path: ctx.path.clone(),
+            csrf: p.csrf_token.clone(),
+            user: Some(UserBadge {
+                username: p.username.clone(),
+                display_name: p.display_name.clone(),
+                initial: p.display_name.chars().next().map(|c| c.to_string()).unwrap_or_default(),
+            }),
+            nav: nav(lang, p, &ctx.path),
+            flash,
+            org_name,
+            hotline,
+            tz: s.tz.clone(),
+        }
+    }
+
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn path_encoded(&self) -> String {
+        urlencoding::encode(&self.path).into_owned()
+    }
+
+    /// Local date-time for display.
+    pub fn dt(&self, ts: &jiff::Timestamp) -> String {
+        fmt_local(*ts, &self.tz)
+    }
+}
+
+pub fn fmt_local(ts: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    ts.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
+    let item = |href: &'static str, key: &str, icon: &'static str| NavItem {
+        href,
+        label: lang.t(key),
+        icon,
+        active: if href == "/" { path == "/" } else { path.starts_with(href) },
+    };
+    let mut main = vec![item("/", "nav.dashboard", "🏠")];
+    if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
+        main.push(item("/api/docs", "nav.api_docs", "📘"));
+    }
+    let mut admin = Vec::new();
+    if p.has(perm::ADMIN_UNIT_READ) {
+        admin.push(item("/admin/units", "nav.units", "🏢"));
+    }
+    if p.has(perm::ADMIN_USER_READ) {
+        admin.push(item("/admin/users", "nav.users", "👥"));
+    }
+    if p.has(perm::DICT_READ) {
+        admin.push(item("/admin/dicts", "nav.dicts", "📚"));
+    }
+    if p.has(perm::ADMIN_PARAM_READ) {
+        admin.push(item("/admin/params", "nav.params", "⚙️"));
+    }
+    if p.has(perm::ADMIN_JOB_READ) {
+        admin.push(item("/admin/jobs", "nav.jobs", "⏱️"));
+    }
+    let mut security = Vec::new();
+    if p.has(perm::SECURITY_ROLE_READ) {
+        security.push(item("/admin/roles", "nav.roles", "🔐"));
+    }
+    if p.has(perm::AUDIT_READ) {
+        security.push(item("/admin/audit", "nav.audit", "📜"));
+    }
+    let mut out = vec![NavSection { title: "", items: main }];
+    if !admin.is_empty() {
+        out.push(NavSection { title: lang.t("nav.admin"), items: admin });
+    }
+    if !security.is_empty() {
+        out.push(NavSection { title: lang.t("nav.security"), items: security });
+    }
+    out
+}
+
+/// Standalone error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub lang: Lang,
+    pub status: u16,
+    pub message: String,
+    pub detail: String,
+}
+
+impl ErrorPage {
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+}
+
+/// A form body as ordered pairs (repeated keys allowed, e.g. checkboxes).
+pub struct RawForm(pub Vec<(String, String)>);
+
+impl RawForm {
+    pub fn get(&self, k: &str) -> &str {
+        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn all(&self, k: &str) -> Vec<String> {
+        self.0.iter().filter(|(key, _)| key == k).map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), "true" | "on" | "1")
+    }
+
+    pub fn int(&self, k: &str) -> Option<i64> {
+        self.get(k).trim().parse().ok()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"))?;
+        let pairs = form_urlencoded_pairs(&bytes);
+        Ok(RawForm(pairs))
+    }
+}
+
+fn form_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    let s = String::from_utf8_lossy(bytes);
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |x: &str| urlencoding::decode(&x.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_default();
+            (dec(k), dec(v))
+        })
+        .collect()
+}

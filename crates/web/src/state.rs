@@ -1,0 +1,44 @@
+//! Shared state of the HTTP layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use waterdesk_services::Services;
+
+/// HTTP settings (from the `[server]` section of the configuration).
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Requests running longer are answered with 408.
+    pub request_timeout: Duration,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings { max_body_bytes: 2 * 1024 * 1024, request_timeout: Duration::from_secs(30), trust_forwarded_for: false }
+    }
+}
+
+pub struct Inner {
+    pub services: Services,
+    pub settings: WebSettings,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub openapi_json: std::sync::OnceLock<String>,
+}
+
+/// Cheap to clone: one `Arc`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl AppState {
+    pub fn new(services: Services, settings: WebSettings, metrics: Option<metrics_exporter_prometheus::PrometheusHandle>) -> Self {
+        AppState(Arc::new(Inner { services, settings, metrics, openapi_json: std::sync::OnceLock::new() }))
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.0.services
+    }
+}

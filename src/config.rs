@@ -1,0 +1,190 @@
+//! Typed settings: defaults → `waterdesk.toml` → `WATERDESK_…` environment variables.
+//!
+//! Nested keys use `__` in the environment (`WATERDESK_SERVER__BIND=0.0.0.0:8080`);
+//! `WATERDESK_DATABASE_URL` is accepted as the short form of `database.url`. Unknown keys
+//! are errors, so a typo does not silently fall back to a default. See
+//! docs/CONFIGURATION.md for every key.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use waterdesk_services::AuthConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    /// `standard` or `mlps3` (等保三级: stricter password, session, TOTP and
+    /// separation-of-duties defaults). Values in `[auth]` still override the profile.
+    pub security_profile: String,
+    pub auth: Option<AuthConfig>,
+    pub jobs: JobSettings,
+    pub log: LogSettings,
+    /// Time zone for local days (numbers, reports) and display.
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds before a request is answered with 408.
+    pub request_timeout_secs: u64,
+    /// Take client addresses from `X-Forwarded-For` (behind a trusted reverse proxy only).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; default: the SQLite file in the data directory.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(waterdesk_store::db::redact_url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Run the background worker in this process.
+    pub enabled: bool,
+    /// Milliseconds between polls of an empty queue.
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter, e.g. `info` or `waterdesk=debug,sqlx=warn`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            security_profile: "standard".into(),
+            auth: None,
+            jobs: JobSettings::default(),
+            log: LogSettings::default(),
+            timezone: "Asia/Shanghai".into(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { bind: "127.0.0.1:8080".into(), max_body_bytes: 2 * 1024 * 1024, request_timeout_secs: 30, trust_forwarded_for: false }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: None, max_connections: 16 }
+    }
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings { enabled: true, poll_ms: 500 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info,sqlx=warn".into(), format: "text".into() }
+    }
+}
+
+/// Environment variables that belong to the command line, not to the settings.
+const CLI_ENV: &[&str] = &["data_dir", "config", "test_postgres_url", "test_skip_browser"];
+
+impl Settings {
+    /// Loads settings. `file` is read if given (it must then exist) or if
+    /// `waterdesk.toml` exists in the data directory.
+    pub fn load(file: Option<&Path>, data_dir: &Path) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    anyhow::bail!("configuration file {} does not exist", f.display());
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => {
+                let f = data_dir.join("waterdesk.toml");
+                if f.exists() {
+                    fig = fig.merge(Toml::file(f));
+                }
+            }
+        }
+        fig = fig.merge(
+            Env::prefixed("WATERDESK_")
+                .ignore(CLI_ENV)
+                .map(|k| if k == "database_url" { "database.url".into() } else { k.into() })
+                .split("__"),
+        );
+        let s: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !matches!(self.security_profile.as_str(), "standard" | "mlps3") {
+            anyhow::bail!("security_profile must be `standard` or `mlps3`, not `{}`", self.security_profile);
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            anyhow::bail!("log.format must be `text` or `json`");
+        }
+        self.server.bind.parse::<std::net::SocketAddr>().map_err(|e| anyhow::anyhow!("server.bind `{}`: {e}", self.server.bind))?;
+        self.time_zone()?;
+        let a = self.auth_config();
+        if a.lockout_threshold < 1 || a.idle_timeout_minutes < 1 || a.session_max_hours < 1 || a.password_min_length < 6 {
+            anyhow::bail!("auth: lockout_threshold, idle_timeout_minutes, session_max_hours must be ≥ 1 and password_min_length ≥ 6");
+        }
+        Ok(())
+    }
+
+    /// The effective authentication policy: the profile's defaults, overridden by `[auth]`.
+    pub fn auth_config(&self) -> AuthConfig {
+        match (&self.auth, self.security_profile.as_str()) {
+            (Some(a), _) => a.clone(),
+            (None, "mlps3") => AuthConfig::mlps_level3(),
+            (None, _) => AuthConfig::default(),
+        }
+    }
+
+    pub fn time_zone(&self) -> anyhow::Result<jiff::tz::TimeZone> {
+        jiff::tz::TimeZone::get(&self.timezone).map_err(|e| anyhow::anyhow!("timezone `{}`: {e}", self.timezone))
+    }
+
+    /// The database URL: configured, or the SQLite file in the data directory.
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        match &self.database.url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+            _ => format!("sqlite://{}", data_dir.join("waterdesk.db").display()),
+        }
+    }
+}
+
+/// The data directory: SQLite file, demo logins, (later) attachments and indexes.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}

@@ -1,0 +1,122 @@
+//! The start-up sequence: database, migrations, base data, worker, event listener, HTTP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use waterdesk_jobs::{Worker, WorkerConfig};
+use waterdesk_services::bootstrap::BootstrapReport;
+use waterdesk_services::{Clock, Services};
+use waterdesk_store::{Db, DbOptions};
+use waterdesk_web::{AppState, WebSettings};
+
+use crate::config::Settings;
+
+/// Opens the database and applies pending migrations.
+pub async fn open_db(settings: &Settings, data_dir: &Path) -> anyhow::Result<Db> {
+    let url = settings.database_url(data_dir);
+    let opts = DbOptions { max_connections: settings.database.max_connections, ..Default::default() };
+    let db = Db::connect(&url, &opts).await?;
+    waterdesk_store::migrate::run(&db).await?;
+    Ok(db)
+}
+
+/// The services over an open database.
+pub fn services(db: Db, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
+    Ok(Services::new(db, clock, settings.auth_config(), settings.time_zone()?))
+}
+
+fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub services: Services,
+    pub report: BootstrapReport,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, finishes in-flight requests and background rounds.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        for h in self.background {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+        self.server.await??;
+        self.services.db.close().await;
+        Ok(())
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let mut rx = self.shutdown.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+        self.stop().await
+    }
+
+    pub fn shutdown_sender(&self) -> tokio::sync::watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Options for `start`.
+pub struct StartOptions {
+    pub settings: Settings,
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    pub clock: Arc<dyn Clock>,
+    /// Listen here instead of `settings.server.bind` (tests bind port 0).
+    pub listener: Option<tokio::net::TcpListener>,
+}
+
+/// Starts everything and returns once the server accepts connections.
+pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&o.data_dir).with_context(|| format!("cannot create data directory {}", o.data_dir.display()))?;
+    let db = open_db(&o.settings, &o.data_dir).await?;
+    let services = services(db.clone(), &o.settings, o.clock.clone())?;
+    let report = services.bootstrap(o.demo).await?;
+    if !report.demo_logins.is_empty() {
+        let lines: String = report.demo_logins.iter().map(|(u, p, r)| format!("{u} {p} {r}\n")).collect();
+        let path = o.data_dir.join("demo-logins.txt");
+        std::fs::write(&path, lines).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut background = Vec::new();
+    if o.settings.jobs.enabled {
+        let cfg = WorkerConfig { idle_poll: Duration::from_millis(o.settings.jobs.poll_ms), ..Default::default() };
+        let worker = Worker::new(services.clone(), cfg);
+        background.push(tokio::spawn(worker.run(rx.clone())));
+    }
+    if db.backend() == waterdesk_store::Backend::Postgres {
+        let url = o.settings.database_url(&o.data_dir);
+        background.push(tokio::spawn(waterdesk_jobs::pg_event_listener(url, services.events.clone(), rx.clone())));
+    }
+    let listener = match o.listener {
+        Some(l) => l,
+        None => tokio::net::TcpListener::bind(&o.settings.server.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", o.settings.server.bind))?,
+    };
+    let addr = listener.local_addr()?;
+    let web = WebSettings {
+        max_body_bytes: o.settings.server.max_body_bytes,
+        request_timeout: Duration::from_secs(o.settings.server.request_timeout_secs),
+        trust_forwarded_for: o.settings.server.trust_forwarded_for,
+    };
+    let state = AppState::new(services.clone(), web, metrics_handle());
+    let mut srx = rx.clone();
+    let server = tokio::spawn(waterdesk_web::serve(listener, state, async move {
+        let _ = srx.wait_for(|v| *v).await;
+    }));
+    Ok(Running { addr, services, report, shutdown: tx, server, background })
+}
