@@ -1,1 +1,16 @@
+//! Integration tests: the real server on a free port with a fresh database per test —
+//! SQLite always, PostgreSQL too when `WATERDESK_TEST_POSTGRES_URL` is set (skipped,
+//! visibly, when it is not). One test binary, as crates.io does.
 
+mod helpers;
+
+mod audit;
+mod auth;
+mod authz;
+mod admin;
+mod bad_input;
+mod browser;
+mod cli;
+mod events;
+mod jobs;
+mod storage;

@@ -93,14 +93,26 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
-/// Generates a random password that satisfies the default policy (demo users, resets).
+/// Generates a random 16-character password that satisfies the default policy (demo
+/// users, resets, first administrator).
 pub fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-    let mut buf = [0u8; 12];
-    rand::rng().fill_bytes(&mut buf);
-    let body: String = buf.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
-    // Guarantee every class: upper, lower, digit, symbol.
-    format!("{}Wd7-", body)
+    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGIT: &[u8] = b"23456789";
+    const SYMBOL: &[u8] = b"-_.!@#%+=";
+    let mut rng = rand::rng();
+    let mut pick = |set: &[u8]| set[(rng.next_u32() as usize) % set.len()] as char;
+    let mut chars: Vec<char> = vec![pick(LOWER), pick(UPPER), pick(DIGIT), pick(SYMBOL)];
+    let all: Vec<u8> = [LOWER, UPPER, DIGIT, SYMBOL].concat();
+    while chars.len() < 16 {
+        chars.push(pick(&all));
+    }
+    // Shuffle so the guaranteed classes are not always in front.
+    for i in (1..chars.len()).rev() {
+        let j = (rand::rng().next_u32() as usize) % (i + 1);
+        chars.swap(i, j);
+    }
+    chars.into_iter().collect()
 }
 
 impl Services {

@@ -48,7 +48,7 @@
     es.addEventListener('announcement', function (m) {
       try {
         var ev = JSON.parse(m.data);
-        toast('📢 ' + ev.payload.message + (ev.payload.from ? ' — ' + ev.payload.from : ''), 'info');
+        toast(ev.payload.message + (ev.payload.from ? ' — ' + ev.payload.from : ''), 'info');
       } catch (_) { /* ignore malformed */ }
     });
   }

@@ -105,6 +105,19 @@ pub fn after_form<T>(to: &str, r: Result<T, ServiceError>, ok: &str) -> Result<R
     }
 }
 
+/// SVG path data (24×24) of the navigation icons.
+pub mod icon {
+    pub const HOME: &str = "M3 11 12 3l9 8v10h-6v-6H9v6H3z";
+    pub const BUILDING: &str = "M4 21V3h10v6h6v12H4zm3-14v2h2V7zm4 0v2h2V7zm-4 4v2h2v-2zm4 0v2h2v-2zm-4 4v2h2v-2zm4 0v2h2v-2zm5-2v2h2v-2zm0 4v2h2v-2z";
+    pub const USERS: &str = "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 10c0-4 3-6 7-6s7 2 7 6zm15-10a3 3 0 1 0 0-6zm1 3c3 0 5 2 5 5v2h-4c0-3-1-5-3-7z";
+    pub const BOOK: &str = "M4 4h7a3 3 0 0 1 3 3v14a2 2 0 0 0-2-2H4zm16 0h-4a3 3 0 0 0-1 .2V21a2 2 0 0 1 2-2h3z";
+    pub const GEAR: &str = "M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM3 11h3v2H3zm15 0h3v2h-3zM11 3h2v3h-2zm0 15h2v3h-2z";
+    pub const CLOCK: &str = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 5h-2v6l5 3 1-1.7-4-2.3z";
+    pub const LOCK: &str = "M6 10V7a6 6 0 0 1 12 0v3h1v11H5V10zm2 0h8V7a4 4 0 0 0-8 0z";
+    pub const SCROLL: &str = "M5 3h11l3 3v15H5zm3 5v2h8V8zm0 4v2h8v-2zm0 4v2h5v-2z";
+    pub const CODE: &str = "M8 6 2 12l6 6 1.4-1.4L4.8 12l4.6-4.6zm8 0-1.4 1.4 4.6 4.6-4.6 4.6L16 18l6-6z";
+}
+
 #[derive(Debug, Clone)]
 pub struct NavItem {
     pub href: &'static str,
@@ -215,32 +228,32 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
         icon,
         active: if href == "/" { path == "/" } else { path.starts_with(href) },
     };
-    let mut main = vec![item("/", "nav.dashboard", "🏠")];
+    let mut main = vec![item("/", "nav.dashboard", icon::HOME)];
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
-        main.push(item("/api/docs", "nav.api_docs", "📘"));
+        main.push(item("/api/docs", "nav.api_docs", icon::CODE));
     }
     let mut admin = Vec::new();
     if p.has(perm::ADMIN_UNIT_READ) {
-        admin.push(item("/admin/units", "nav.units", "🏢"));
+        admin.push(item("/admin/units", "nav.units", icon::BUILDING));
     }
     if p.has(perm::ADMIN_USER_READ) {
-        admin.push(item("/admin/users", "nav.users", "👥"));
+        admin.push(item("/admin/users", "nav.users", icon::USERS));
     }
     if p.has(perm::DICT_READ) {
-        admin.push(item("/admin/dicts", "nav.dicts", "📚"));
+        admin.push(item("/admin/dicts", "nav.dicts", icon::BOOK));
     }
     if p.has(perm::ADMIN_PARAM_READ) {
-        admin.push(item("/admin/params", "nav.params", "⚙️"));
+        admin.push(item("/admin/params", "nav.params", icon::GEAR));
     }
     if p.has(perm::ADMIN_JOB_READ) {
-        admin.push(item("/admin/jobs", "nav.jobs", "⏱️"));
+        admin.push(item("/admin/jobs", "nav.jobs", icon::CLOCK));
     }
     let mut security = Vec::new();
     if p.has(perm::SECURITY_ROLE_READ) {
-        security.push(item("/admin/roles", "nav.roles", "🔐"));
+        security.push(item("/admin/roles", "nav.roles", icon::LOCK));
     }
     if p.has(perm::AUDIT_READ) {
-        security.push(item("/admin/audit", "nav.audit", "📜"));
+        security.push(item("/admin/audit", "nav.audit", icon::SCROLL));
     }
     let mut out = vec![NavSection { title: "", items: main }];
     if !admin.is_empty() {

@@ -1,0 +1,61 @@
+// Browser test driven by cargo test (tests/it/browser.rs): sign in, see the dashboard,
+// open an admin page, switch to English, sign out. Fails with a non-zero exit code.
+import { chromium } from 'playwright-core';
+
+const base = process.env.BASE_URL;
+const shots = process.env.SHOTS || '.';
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+function check(cond, msg) { if (!cond) { throw new Error('check failed: ' + msg); } }
+try {
+  const ctx = await browser.newContext({ locale: 'zh-CN', extraHTTPHeaders: { 'Accept-Language': 'zh-CN' }, viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(base + '/admin/users');
+  check(page.url().includes('/login'), 'anonymous visit goes to the sign-in page');
+  await page.screenshot({ path: shots + '/login.png' });
+
+  await page.fill('input[name=username]', process.env.WD_USER);
+  await page.fill('input[name=password]', 'wrong-Password-1');
+  await page.click('button[type=submit]');
+  check(await page.locator('[data-testid=login-error]').count() === 1, 'wrong password shows an error');
+
+  await page.fill('input[name=username]', process.env.WD_USER);
+  await page.fill('input[name=password]', process.env.WD_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/admin/users');
+  check((await page.textContent('h1')).includes('用户管理'), 'lands on the requested page, in Chinese');
+  check(await page.locator('[data-testid=users-table] tbody tr').count() >= 10, 'users listed');
+  await page.screenshot({ path: shots + '/users.png' });
+
+  // Keyboard: "/" focuses the search box.
+  await page.keyboard.press('/');
+  check(await page.evaluate(() => document.activeElement && document.activeElement.name === 'q'), '"/" focuses search');
+
+  await page.goto(base + '/');
+  await page.screenshot({ path: shots + '/dashboard.png' });
+  await page.click('a.lang');
+  await page.waitForLoadState();
+  check((await page.textContent('h1')).includes('Dashboard'), 'English after the switch');
+
+  await page.goto(base + '/admin/audit');
+  check(await page.locator('[data-testid=audit-table] tbody tr').count() > 0, 'audit page lists entries');
+  await page.screenshot({ path: shots + '/audit.png' });
+
+  // Phone-sized viewport: the menu button opens the sidebar.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(base + '/admin/units');
+  await page.click('.menu-btn');
+  check(await page.evaluate(() => document.getElementById('sidebar').classList.contains('open')), 'menu opens on a phone');
+  await page.screenshot({ path: shots + '/phone-units.png' });
+
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.click('.user-menu summary');
+  await page.click('[data-testid=logout]');
+  await page.waitForURL('**/login');
+  console.log('OK login');
+} finally {
+  await browser.close();
+}

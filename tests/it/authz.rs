@@ -1,0 +1,235 @@
+//! The authorisation matrix (R-SYS-01): every API operation and every page, for every
+//! built-in role, is allowed exactly when the role holds the permission; anonymous
+//! callers are refused everywhere except the public entry points.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use waterdesk_domain::permissions::perm;
+use waterdesk_domain::BuiltinRole;
+
+use crate::backend_test;
+use crate::helpers::{TestApp, Web};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    Public,
+    /// Any signed-in user (self-service).
+    Any,
+    Perm(&'static str),
+    AnyOf(&'static [&'static str]),
+}
+
+impl Need {
+    fn allows(self, perms: &[&str]) -> bool {
+        match self {
+            Need::Public | Need::Any => true,
+            Need::Perm(p) => perms.contains(&p),
+            Need::AnyOf(ps) => ps.iter().any(|p| perms.contains(p)),
+        }
+    }
+}
+
+const NOPE: &str = "999999";
+
+/// (method, OpenAPI path, need, body for a role)
+fn api_routes() -> Vec<(Method, &'static str, Need, fn(&str) -> Option<Value>)> {
+    use Need::*;
+    fn none(_: &str) -> Option<Value> {
+        None
+    }
+    vec![
+        (Method::POST, "/api/v1/auth/login", Public, |_| Some(json!({"username": "x", "password": "y"}))),
+        (Method::POST, "/api/v1/auth/logout", Any, none),
+        (Method::GET, "/api/v1/me", Any, none),
+        (Method::POST, "/api/v1/me/password", Any, |_| Some(json!({"old_password": "x", "new_password": "y"}))),
+        (Method::POST, "/api/v1/me/totp", Any, none),
+        (Method::POST, "/api/v1/me/totp/confirm", Any, |_| Some(json!({"code": "1"}))),
+        (Method::GET, "/api/v1/units", Perm(perm::ADMIN_UNIT_READ), none),
+        (Method::POST, "/api/v1/units", Perm(perm::ADMIN_UNIT_WRITE), |r| Some(json!({"parent_id": 1, "code": format!("m_{r}"), "name": "矩阵", "kind": "branch"}))),
+        (Method::GET, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_READ), none),
+        (Method::PUT, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_WRITE), |_| Some(json!({"code": "x", "name": "x", "kind": "branch"}))),
+        (Method::DELETE, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_WRITE), none),
+        (Method::GET, "/api/v1/users", Perm(perm::ADMIN_USER_READ), none),
+        (Method::POST, "/api/v1/users", Perm(perm::ADMIN_USER_WRITE), |r| Some(json!({"username": format!("m.{r}"), "display_name": "矩阵", "unit_id": 1}))),
+        (Method::GET, "/api/v1/users/{id}", Perm(perm::ADMIN_USER_READ), none),
+        (Method::PUT, "/api/v1/users/{id}", Perm(perm::ADMIN_USER_WRITE), |_| Some(json!({"display_name": "x", "unit_id": 1, "data_scope": "all"}))),
+        (Method::PUT, "/api/v1/users/{id}/roles", Perm(perm::SECURITY_USER_GRANT), |_| Some(json!({"roles": []}))),
+        (Method::POST, "/api/v1/users/{id}/unlock", Perm(perm::SECURITY_USER_UNLOCK), none),
+        (Method::POST, "/api/v1/users/{id}/reset-password", Perm(perm::SECURITY_USER_UNLOCK), |_| Some(json!({}))),
+        (Method::GET, "/api/v1/users/{id}/tokens", Perm(perm::ADMIN_USER_READ), none),
+        (Method::POST, "/api/v1/users/{id}/tokens", Perm(perm::SECURITY_USER_GRANT), |_| Some(json!({"name": "x", "scopes": []}))),
+        (Method::DELETE, "/api/v1/tokens/{id}", Perm(perm::SECURITY_USER_GRANT), none),
+        (Method::GET, "/api/v1/roles", AnyOf(&[perm::SECURITY_ROLE_READ, perm::ADMIN_USER_READ]), none),
+        (Method::POST, "/api/v1/roles", Perm(perm::SECURITY_ROLE_WRITE), |r| Some(json!({"code": format!("m_{r}"), "name": "矩阵", "permissions": []}))),
+        (Method::GET, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_READ), none),
+        (Method::PUT, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE), |_| Some(json!({"code": "x", "name": "x", "permissions": []}))),
+        (Method::DELETE, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE), none),
+        (Method::GET, "/api/v1/permissions", Perm(perm::SECURITY_ROLE_READ), none),
+        (Method::GET, "/api/v1/dicts", Perm(perm::DICT_READ), none),
+        (Method::GET, "/api/v1/dicts/{code}/items", Perm(perm::DICT_READ), none),
+        (Method::POST, "/api/v1/dicts/{code}/items", Perm(perm::ADMIN_DICT_WRITE), |r| Some(json!({"code": format!("m_{r}"), "label_zh": "矩阵"}))),
+        (Method::PUT, "/api/v1/dicts/{code}/items/{id}", Perm(perm::ADMIN_DICT_WRITE), |_| Some(json!({"code": "x", "label_zh": "x"}))),
+        (Method::GET, "/api/v1/params", Perm(perm::ADMIN_PARAM_READ), none),
+        (Method::PUT, "/api/v1/params/{key}", Perm(perm::ADMIN_PARAM_WRITE), |_| Some(json!({"value": "96390"}))),
+        (Method::GET, "/api/v1/audit", Perm(perm::AUDIT_READ), none),
+        (Method::GET, "/api/v1/jobs", Perm(perm::ADMIN_JOB_READ), none),
+        (Method::GET, "/api/v1/events/stream", Any, none),
+        (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
+    ]
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", NOPE).replace("{code}", "channel").replace("{key}", "org.hotline")
+}
+
+async fn status_of(client: &reqwest::Client, base: &str, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, String) {
+    let mut rb = client.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    let r = rb.send().await.expect("request");
+    let status = r.status();
+    if path.ends_with("/stream") {
+        return (status, String::new()); // an open event stream: headers are enough
+    }
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (status, v["error"]["code"].as_str().unwrap_or("").to_string())
+}
+
+// Every documented operation appears in the matrix, and nothing else.
+backend_test!(matrix_covers_every_api_route, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let spec: Value = TestApp::client().get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for m in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "delete", "patch"].contains(&m.as_str()) {
+                documented.insert((m.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let tested: BTreeSet<_> = api_routes().iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, tested, "the matrix must list exactly the documented operations");
+    app.stop().await;
+});
+
+// R-SYS-01: role × API operation.
+backend_test!(api_matrix, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let client = TestApp::client();
+    // Anonymous: only the public operations.
+    for (m, p, need, body) in api_routes() {
+        let (st, code) = status_of(&client, &app.base, None, m.clone(), &concrete(p), body("anon")).await;
+        match need {
+            Need::Public => assert_ne!(st, StatusCode::FORBIDDEN, "{m} {p} anonymous"),
+            _ => assert_eq!((st, code.as_str()), (StatusCode::UNAUTHORIZED, "unauthenticated"), "{m} {p} anonymous"),
+        }
+    }
+    let roles = app.running.as_ref().unwrap().report.demo_logins.clone();
+    for (user, _, role_code) in roles {
+        let role = BuiltinRole::from_code(&role_code).unwrap();
+        let perms = role.permissions();
+        let token = app.token(&user).await;
+        for (m, p, need, body) in api_routes() {
+            if matches!(need, Need::Public) || p.starts_with("/api/v1/auth/logout") || p.starts_with("/api/v1/me/") {
+                continue; // self-service writes change the caller's own session or password
+            }
+            let (st, code) = status_of(&client, &app.base, Some(&token), m.clone(), &concrete(p), body(&user)).await;
+            if need.allows(&perms) {
+                assert!(st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED, "{role_code} should be allowed {m} {p}, got {st} {code}");
+                assert!(!st.is_server_error(), "{role_code} {m} {p}: {st}");
+            } else {
+                assert_eq!((st, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"), "{role_code} must be refused {m} {p}");
+            }
+        }
+    }
+    app.stop().await;
+});
+
+/// (method, path, need) for pages.
+fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
+    use Need::*;
+    vec![
+        ("GET", "/", Any),
+        ("GET", "/login", Public),
+        ("POST", "/login", Public),
+        ("GET", "/login/totp", Public),
+        ("POST", "/login/totp", Public),
+        ("POST", "/logout", Any),
+        ("GET", "/lang/{code}", Public),
+        ("GET", "/account/password", Any),
+        ("POST", "/account/password", Any),
+        ("GET", "/account/totp", Any),
+        ("POST", "/account/totp", Any),
+        ("POST", "/announcements", Perm(perm::ADMIN_ANNOUNCE)),
+        ("GET", "/admin/units", Perm(perm::ADMIN_UNIT_READ)),
+        ("POST", "/admin/units", Perm(perm::ADMIN_UNIT_WRITE)),
+        ("POST", "/admin/units/{id}", Perm(perm::ADMIN_UNIT_WRITE)),
+        ("POST", "/admin/units/{id}/delete", Perm(perm::ADMIN_UNIT_WRITE)),
+        ("GET", "/admin/users", Perm(perm::ADMIN_USER_READ)),
+        ("GET", "/admin/users/new", Perm(perm::ADMIN_USER_WRITE)),
+        ("POST", "/admin/users", Perm(perm::ADMIN_USER_WRITE)),
+        ("GET", "/admin/users/{id}", Perm(perm::ADMIN_USER_READ)),
+        ("POST", "/admin/users/{id}", Perm(perm::ADMIN_USER_WRITE)),
+        ("POST", "/admin/users/{id}/roles", Perm(perm::SECURITY_USER_GRANT)),
+        ("POST", "/admin/users/{id}/unlock", Perm(perm::SECURITY_USER_UNLOCK)),
+        ("POST", "/admin/users/{id}/reset-password", Perm(perm::SECURITY_USER_UNLOCK)),
+        ("GET", "/admin/roles", Perm(perm::SECURITY_ROLE_READ)),
+        ("POST", "/admin/roles", Perm(perm::SECURITY_ROLE_WRITE)),
+        ("GET", "/admin/roles/{id}", Perm(perm::SECURITY_ROLE_READ)),
+        ("POST", "/admin/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE)),
+        ("POST", "/admin/roles/{id}/delete", Perm(perm::SECURITY_ROLE_WRITE)),
+        ("GET", "/admin/dicts", Perm(perm::DICT_READ)),
+        ("POST", "/admin/dicts/{code}/items", Perm(perm::ADMIN_DICT_WRITE)),
+        ("POST", "/admin/dicts/{code}/items/{id}", Perm(perm::ADMIN_DICT_WRITE)),
+        ("GET", "/admin/params", Perm(perm::ADMIN_PARAM_READ)),
+        ("POST", "/admin/params/{key}", Perm(perm::ADMIN_PARAM_WRITE)),
+        ("GET", "/admin/audit", Perm(perm::AUDIT_READ)),
+        ("GET", "/admin/jobs", Perm(perm::ADMIN_JOB_READ)),
+        ("GET", "/api/docs", Public),
+    ]
+}
+
+// R-SYS-01: role × page. Pages answer a refusal with a 403 page, anonymous with the sign-in page.
+backend_test!(page_matrix, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let listed: BTreeSet<_> = waterdesk_web::pages::PAGE_ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let tested: BTreeSet<_> = page_routes().iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(listed, tested, "the page matrix must list every page route");
+
+    // Anonymous GETs of protected pages go to the sign-in page.
+    let anon = TestApp::client();
+    for (m, p, need) in page_routes() {
+        if m == "GET" && !matches!(need, Need::Public) {
+            let r = anon.get(app.url(&concrete(p))).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{p}");
+            assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"), "{p}");
+        }
+    }
+    let roles = app.running.as_ref().unwrap().report.demo_logins.clone();
+    for (user, pw, role_code) in roles {
+        let perms = BuiltinRole::from_code(&role_code).unwrap().permissions();
+        let mut web = Web::new(&app);
+        assert_eq!(web.login(&user, &pw).await.status(), StatusCode::SEE_OTHER);
+        for (m, p, need) in page_routes() {
+            if matches!(need, Need::Public | Need::Any) {
+                continue;
+            }
+            let path = concrete(p);
+            let r = if m == "GET" { web.get(&path).await } else { web.post_form(&path, &[("value", "96390"), ("message", "矩阵")]).await };
+            let st = r.status();
+            if need.allows(&perms) {
+                assert!(st == StatusCode::OK || st == StatusCode::SEE_OTHER || st == StatusCode::NOT_FOUND, "{role_code} should be allowed {m} {p}, got {st}");
+            } else {
+                assert_eq!(st, StatusCode::FORBIDDEN, "{role_code} must be refused {m} {p}");
+            }
+        }
+    }
+    app.stop().await;
+});

@@ -1,0 +1,49 @@
+//! Browser tests: Playwright (playwright-core from npm) driving Debian's Chromium against
+//! the real server. Skipped, visibly, when Chromium or Node.js is missing.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::{Backend, TestApp};
+
+fn browser_available() -> Option<String> {
+    if std::env::var("WATERDESK_TEST_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists())?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("node_modules/playwright-core").exists() {
+        return None;
+    }
+    Command::new("node").arg("--version").output().ok().filter(|o| o.status.success())?;
+    Some(chromium.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_navigate_and_switch_language() {
+    let Some(chromium) = browser_available() else {
+        eprintln!("SKIPPED browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (base, password) = (app.base.clone(), app.password("admin"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/login.mjs"))
+            .env("BASE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("WD_USER", "admin")
+            .env("WD_PASSWORD", password)
+            .env("SHOTS", shots)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    assert!(log.contains("OK login"), "{log}");
+    app.stop().await;
+}
