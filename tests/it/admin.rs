@@ -205,6 +205,6 @@ backend_test!(admin_pages_work, |backend| async move {
     // Template output is escaped.
     web.post_form("/admin/units", &[("parent_id", "1"), ("code", "xss"), ("name", "<script>alert(1)</script>"), ("kind", "branch")]).await;
     let page = web.get("/admin/units").await.text().await.unwrap();
-    assert!(!page.contains("<script>alert(1)</script>") && page.contains("&lt;script&gt;"));
+    assert!(!page.contains("<script>alert(1)</script>") && (page.contains("&lt;script&gt;") || page.contains("&#60;script&#62;")), "escaped");
     app.stop().await;
 });

@@ -74,10 +74,11 @@ backend_test!(session_idle_timeout_and_logout, |backend| async move {
     assert_eq!(r.code(), "session_expired");
 
     let api = app.api("dispatcher").await;
-    for _ in 0..13 {
+    for _ in 0..28 {
         app.clock.advance(jiff::SignedDuration::from_mins(25));
-        api.get("/api/v1/me").await;
+        assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK);
     }
+    app.clock.advance(jiff::SignedDuration::from_mins(25));
     assert_eq!(api.get("/api/v1/me").await.code(), "session_expired", "absolute lifetime of 12 h");
 
     let api = app.api("dispatcher").await;
@@ -132,9 +133,9 @@ backend_test!(totp_second_factor, |backend| async move {
     let uri = api.post("/api/v1/me/totp", json!({})).await.body["otpauth_uri"].as_str().unwrap().to_string();
     let secret = waterdesk_services::auth::secret_from_uri(&uri).unwrap();
     let now = app.clock_now();
-    assert_eq!(api.post("/api/v1/me/totp/confirm", json!({"code": "000000"})).await.code(), "invalid_totp");
+    assert_eq!(api.post("/api/v1/me/totp/confirm", json!({"totp": "000000"})).await.code(), "invalid_totp");
     let code = waterdesk_services::auth::totp_code(&secret, "approver", now).unwrap();
-    assert_eq!(api.post("/api/v1/me/totp/confirm", json!({"code": code})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.post("/api/v1/me/totp/confirm", json!({"totp": code})).await.status, StatusCode::NO_CONTENT);
 
     let anon = app.anon();
     let r = anon.post("/api/v1/auth/login", json!({"username": "approver", "password": app.password("approver")})).await;
@@ -149,12 +150,12 @@ backend_test!(totp_second_factor, |backend| async move {
     let mut web = Web::new(&app);
     let r = web.login("approver", &app.password("approver")).await;
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/login/totp"));
-    assert_eq!(web.get("/").await.status(), StatusCode::SEE_OTHER, "not signed in yet");
     let page = web.get("/login/totp").await.text().await.unwrap();
     let csrf = crate::helpers::attr_after(&page, "name=\"_csrf\"", "value").unwrap();
     let code = waterdesk_services::auth::totp_code(&secret, "approver", app.clock_now()).unwrap();
-    let r = web.client.post(format!("{}/login/totp", app.base)).form(&[("code", code.as_str()), ("_csrf", &csrf), ("next", "/")]).send().await.unwrap();
+    let r = web.client.post(format!("{}/login/totp", app.base)).form(&[("totp", code.as_str()), ("_csrf", &csrf), ("next", "/")]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/", "code accepted");
     assert_eq!(web.get("/").await.status(), StatusCode::OK);
     app.stop().await;
 });

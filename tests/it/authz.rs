@@ -46,7 +46,7 @@ fn api_routes() -> Vec<(Method, &'static str, Need, fn(&str) -> Option<Value>)> 
         (Method::GET, "/api/v1/me", Any, none),
         (Method::POST, "/api/v1/me/password", Any, |_| Some(json!({"old_password": "x", "new_password": "y"}))),
         (Method::POST, "/api/v1/me/totp", Any, none),
-        (Method::POST, "/api/v1/me/totp/confirm", Any, |_| Some(json!({"code": "1"}))),
+        (Method::POST, "/api/v1/me/totp/confirm", Any, |_| Some(json!({"totp": "1"}))),
         (Method::GET, "/api/v1/units", Perm(perm::ADMIN_UNIT_READ), none),
         (Method::POST, "/api/v1/units", Perm(perm::ADMIN_UNIT_WRITE), |r| Some(json!({"parent_id": 1, "code": format!("m_{r}"), "name": "矩阵", "kind": "branch"}))),
         (Method::GET, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_READ), none),
@@ -95,7 +95,7 @@ async fn status_of(client: &reqwest::Client, base: &str, token: Option<&str>, me
     }
     let r = rb.send().await.expect("request");
     let status = r.status();
-    if path.ends_with("/stream") {
+    if path.ends_with("/stream") && status == StatusCode::OK {
         return (status, String::new()); // an open event stream: headers are enough
     }
     let v: Value = r.json().await.unwrap_or(Value::Null);

@@ -52,7 +52,7 @@ backend_test!(malformed_requests, |backend| async move {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{p}");
     }
     // Garbage bearer tokens.
-    let r = c.get(app.url("/api/v1/me")).header("authorization", "Bearer \u{7f}garbage").send().await.unwrap();
+    let r = c.get(app.url("/api/v1/me")).header("authorization", "Bearer garbage-token").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 });

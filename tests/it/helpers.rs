@@ -260,7 +260,8 @@ impl Web {
             .send()
             .await
             .expect("login post");
-        if r.status().is_redirection() {
+        let to_totp = r.headers().get("location").is_some_and(|l| l.to_str().unwrap_or("").starts_with("/login/totp"));
+        if r.status().is_redirection() && !to_totp {
             self.refresh_csrf().await;
         }
         r

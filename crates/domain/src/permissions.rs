@@ -111,7 +111,11 @@ pub enum AdminDomain {
 
 /// The administrative domain a permission belongs to, if any.
 pub fn admin_domain(code: &str) -> Option<AdminDomain> {
-    if code.starts_with("admin.") {
+    // Seeing the organisation and its users is needed by all three administrators
+    // (granting roles, reading the audit log); it administers nothing.
+    if code == perm::ADMIN_USER_READ || code == perm::ADMIN_UNIT_READ {
+        None
+    } else if code.starts_with("admin.") {
         Some(AdminDomain::System)
     } else if code.starts_with("security.") {
         Some(AdminDomain::Security)
@@ -212,9 +216,11 @@ impl BuiltinRole {
                 ADMIN_PARAM_READ, ADMIN_PARAM_WRITE, ADMIN_JOB_READ, ADMIN_ANNOUNCE,
             ],
             BuiltinRole::SecurityAdmin => {
-                vec![SECURITY_ROLE_READ, SECURITY_ROLE_WRITE, SECURITY_USER_GRANT, SECURITY_USER_UNLOCK]
+                vec![SECURITY_ROLE_READ, SECURITY_ROLE_WRITE, SECURITY_USER_GRANT, SECURITY_USER_UNLOCK, ADMIN_USER_READ, ADMIN_UNIT_READ]
             }
-            BuiltinRole::Auditor => vec![AUDIT_READ, CUSTOMER_READ, CONTACT_READ, ORDER_READ, REPORT_READ],
+            BuiltinRole::Auditor => {
+                vec![AUDIT_READ, ADMIN_USER_READ, ADMIN_UNIT_READ, CUSTOMER_READ, CONTACT_READ, ORDER_READ, REPORT_READ]
+            }
             BuiltinRole::Agent => vec![
                 CUSTOMER_READ, CUSTOMER_WRITE, CUSTOMER_PII_READ, CONTACT_READ, CONTACT_WRITE, ORDER_READ,
                 ORDER_CREATE, ORDER_VISIT, KB_READ,

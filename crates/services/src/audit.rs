@@ -51,7 +51,7 @@ impl AuditCtx {
 }
 
 /// Keys whose values never reach the audit log.
-const SECRET_KEYS: &[&str] = &["password", "old_password", "new_password", "new_password_confirm", "token", "totp", "code", "secret", "_csrf", "csrf_token", "authorization"];
+const SECRET_KEYS: &[&str] = &["password", "old_password", "new_password", "new_password_confirm", "token", "totp", "secret", "_csrf", "csrf_token", "authorization"];
 
 /// Replaces secret values (at any depth) with `***`.
 pub fn redact(v: serde_json::Value) -> serde_json::Value {

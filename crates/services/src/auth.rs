@@ -367,7 +367,7 @@ impl Services {
             let mut conn = self.db.read().await?;
             users::get(&mut conn, p.user_id).await?.ok_or(ServiceError::NotFound { entity: "user" })?
         };
-        let secret = user.totp_secret.ok_or_else(|| ServiceError::validation("code", "totp_not_started", "start enrolment first"))?;
+        let secret = user.totp_secret.ok_or_else(|| ServiceError::validation("totp", "totp_not_started", "start enrolment first"))?;
         if !check_totp(&secret, &user.username, code, now) {
             return Err(ServiceError::InvalidTotp);
         }

@@ -119,13 +119,14 @@ async fn begin_totp(State(st): State<AppState>, AuthAny(p, _): AuthAny) -> Resul
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpConfirm {
-    pub code: String,
+    /// The six-digit code shown by the authenticator app.
+    pub totp: String,
 }
 
 /// Confirm TOTP enrolment with a current code.
 #[utoipa::path(post, path = "/me/totp/confirm", tag = "auth", request_body = TotpConfirm,
     responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 async fn confirm_totp(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Json(b): Json<TotpConfirm>) -> Result<impl IntoResponse, ApiError> {
-    st.services().totp_confirm(&p, &b.code, &ctx.audit()).await?;
+    st.services().totp_confirm(&p, &b.totp, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -108,7 +108,7 @@ pub async fn totp_login_submit(State(st): State<AppState>, ctx: Ctx, headers: ax
     let Some(token) = crate::auth::cookie(&headers, SESSION_COOKIE) else {
         return Redirect::to("/login").into_response();
     };
-    match st.services().login_totp(&token, form.get("code"), &ctx.0.audit()).await {
+    match st.services().login_totp(&token, form.get("totp"), &ctx.0.audit()).await {
         Ok(()) => Redirect::to(&safe_next(form.get("next"))).into_response(),
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(e) => {
@@ -232,7 +232,7 @@ pub async fn totp_page(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Que
 }
 
 pub async fn totp_submit(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, form: RawForm) -> Result<Response, ApiError> {
-    let r = st.services().totp_confirm(&p, form.get("code"), &ctx.audit()).await;
+    let r = st.services().totp_confirm(&p, form.get("totp"), &ctx.audit()).await;
     after_form("/account/totp", r, "totp_enabled")
 }
 
