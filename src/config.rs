@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use waterdesk_services::AuthConfig;
 
@@ -91,7 +91,12 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { bind: "127.0.0.1:8080".into(), max_body_bytes: 2 * 1024 * 1024, request_timeout_secs: 30, trust_forwarded_for: false }
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout_secs: 30,
+            trust_forwarded_for: false,
+        }
     }
 }
 
@@ -153,11 +158,17 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             anyhow::bail!("log.format must be `text` or `json`");
         }
-        self.server.bind.parse::<std::net::SocketAddr>().map_err(|e| anyhow::anyhow!("server.bind `{}`: {e}", self.server.bind))?;
+        self.server
+            .bind
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| anyhow::anyhow!("server.bind `{}`: {e}", self.server.bind))?;
         self.time_zone()?;
         let a = self.auth_config();
-        if a.lockout_threshold < 1 || a.idle_timeout_minutes < 1 || a.session_max_hours < 1 || a.password_min_length < 6 {
-            anyhow::bail!("auth: lockout_threshold, idle_timeout_minutes, session_max_hours must be ≥ 1 and password_min_length ≥ 6");
+        if a.lockout_threshold < 1 || a.idle_timeout_minutes < 1 || a.session_max_hours < 1 || a.password_min_length < 6
+        {
+            anyhow::bail!(
+                "auth: lockout_threshold, idle_timeout_minutes, session_max_hours must be ≥ 1 and password_min_length ≥ 6"
+            );
         }
         Ok(())
     }

@@ -6,14 +6,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use waterdesk::config::{default_data_dir, Settings};
-use waterdesk::start::{open_db, services, start, StartOptions};
+use waterdesk::config::{Settings, default_data_dir};
+use waterdesk::start::{StartOptions, open_db, services, start};
 use waterdesk_services::admin::NewUserInput;
 use waterdesk_services::audit::AuditCtx;
 use waterdesk_services::{Principal, SystemClock};
 
 #[derive(Parser)]
-#[command(name = "waterdesk", version, about = "Customer service information system for water utilities (DB33/T 2050-2017)")]
+#[command(
+    name = "waterdesk",
+    version,
+    about = "Customer service information system for water utilities (DB33/T 2050-2017)"
+)]
 struct Cli {
     /// Directory for the SQLite file, attachments and indexes.
     #[arg(long, global = true, env = "WATERDESK_DATA_DIR", default_value_os_t = default_data_dir())]
@@ -99,7 +103,8 @@ enum ConfigCommand {
 }
 
 fn init_tracing(s: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&s.log.level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&s.log.level));
     let b = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if s.log.format == "json" { b.json().try_init() } else { b.try_init() };
 }
@@ -138,12 +143,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 b.parse::<std::net::SocketAddr>().map_err(|e| anyhow::anyhow!("--bind `{b}`: {e}"))?;
                 settings.server.bind = b;
             }
-            let running = start(StartOptions { settings: settings.clone(), data_dir: cli.data_dir.clone(), demo, clock, listener: None }).await?;
+            let running = start(StartOptions {
+                settings: settings.clone(),
+                data_dir: cli.data_dir.clone(),
+                demo,
+                clock,
+                listener: None,
+            })
+            .await?;
             let url = format!("http://{}", running.addr);
             println!("waterdesk is running at {url}  (API docs: {url}/api/docs)");
             println!("database: {}", running.services.db.url_redacted());
             if let Some((u, p)) = &running.report.initial_admin {
-                println!("\nFirst start: administrator `{u}` with password `{p}` (shown once; change it at first sign-in).");
+                println!(
+                    "\nFirst start: administrator `{u}` with password `{p}` (shown once; change it at first sign-in)."
+                );
             }
             if !running.report.demo_logins.is_empty() {
                 println!("\nDemo logins (shown once, also in {}):", cli.data_dir.join("demo-logins.txt").display());
@@ -158,7 +172,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let ctrl_c = tokio::signal::ctrl_c();
                 #[cfg(unix)]
                 {
-                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+                    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
                     tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
                 }
                 #[cfg(not(unix))]
@@ -184,7 +199,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 UserCommand::Create { username, name, roles, unit, password } => {
                     let unit_id = {
                         let mut c = svc.db.read().await?;
-                        waterdesk_store::units::get_by_code(&mut c, &unit).await?.ok_or_else(|| anyhow::anyhow!("no unit with code `{unit}`"))?.id
+                        waterdesk_store::units::get_by_code(&mut c, &unit)
+                            .await?
+                            .ok_or_else(|| anyhow::anyhow!("no unit with code `{unit}`"))?
+                            .id
                     };
                     let input = NewUserInput {
                         display_name: name.unwrap_or_else(|| username.clone()),
@@ -197,7 +215,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         password,
                         roles: roles.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
                     };
-                    let (u, pw) = svc.user_create(&sys, &input, &AuditCtx::cli("user create")).await.map_err(cli_error)?;
+                    let (u, pw) =
+                        svc.user_create(&sys, &input, &AuditCtx::cli("user create")).await.map_err(cli_error)?;
                     println!("created user `{}` (id {}) with roles {:?}", u.user.username, u.user.id, u.roles);
                     if let Some(pw) = pw {
                         println!("initial password: {pw}");
@@ -205,7 +224,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 UserCommand::ResetPassword { username, password } => {
                     let id = user_id(&svc, &username).await?;
-                    let pw = svc.user_reset_password(&sys, id, password.as_deref(), &AuditCtx::cli("user reset-password")).await.map_err(cli_error)?;
+                    let pw = svc
+                        .user_reset_password(&sys, id, password.as_deref(), &AuditCtx::cli("user reset-password"))
+                        .await
+                        .map_err(cli_error)?;
                     println!("password of `{username}` reset; new password: {pw}");
                 }
                 UserCommand::Unlock { username } => {

@@ -30,9 +30,7 @@ pub fn services(db: Db, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::R
 
 fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
     static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok())
-        .clone()
+    HANDLE.get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()).clone()
 }
 
 /// A running server.
@@ -81,7 +79,8 @@ pub struct StartOptions {
 
 /// Starts everything and returns once the server accepts connections.
 pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
-    std::fs::create_dir_all(&o.data_dir).with_context(|| format!("cannot create data directory {}", o.data_dir.display()))?;
+    std::fs::create_dir_all(&o.data_dir)
+        .with_context(|| format!("cannot create data directory {}", o.data_dir.display()))?;
     let db = open_db(&o.settings, &o.data_dir).await?;
     let services = services(db.clone(), &o.settings, o.clock.clone())?;
     let report = services.bootstrap(o.demo).await?;

@@ -32,7 +32,8 @@ fn main() {
 
 fn install(root: &Path) {
     let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
-    let status = Command::new(npm).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]).current_dir(root).status();
+    let status =
+        Command::new(npm).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]).current_dir(root).status();
     match status {
         Ok(s) if s.success() => {}
         Ok(s) => panic!("`npm ci` failed ({s}); run it in {} and build again", root.display()),

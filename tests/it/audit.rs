@@ -14,7 +14,9 @@ async fn sql(app: &TestApp, stmt: &str) {
 
 async fn activity(app: &TestApp) {
     let admin = app.api("admin").await;
-    admin.post("/api/v1/units", json!({"parent_id": 1, "code": "audit_unit", "name": "审计测试所", "kind": "branch"})).await;
+    admin
+        .post("/api/v1/units", json!({"parent_id": 1, "code": "audit_unit", "name": "审计测试所", "kind": "branch"}))
+        .await;
     admin.put("/api/v1/params/org.hotline", json!({"value": "96390"})).await;
     app.anon().post("/api/v1/auth/login", json!({"username": "agent", "password": "Wrong-pass-1"})).await;
     app.api("agent").await.get("/api/v1/units").await; // denied read
@@ -72,7 +74,11 @@ backend_test!(verify_detects_tampering, |backend| async move {
 
     sql(&app, "UPDATE audit_log SET username = 'mallory' WHERE seq = 3").await;
     let r = s.audit_verify().await.unwrap();
-    assert!(r.problems.iter().any(|p| matches!(p, waterdesk_domain::audit::ChainProblem::HashMismatch { seq: 3 })), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| matches!(p, waterdesk_domain::audit::ChainProblem::HashMismatch { seq: 3 })),
+        "{:?}",
+        r.problems
+    );
     app.stop().await;
 
     let app = TestApp::spawn(backend).await;
@@ -94,7 +100,11 @@ backend_test!(verify_detects_tampering, |backend| async move {
     activity(&app).await;
     sql(&app, "DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)").await;
     let r = app.services().audit_verify().await.unwrap();
-    assert!(r.problems.iter().any(|p| matches!(p, waterdesk_domain::audit::ChainProblem::HeadMismatch { .. })), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| matches!(p, waterdesk_domain::audit::ChainProblem::HeadMismatch { .. })),
+        "{:?}",
+        r.problems
+    );
     app.stop().await;
 });
 
@@ -106,7 +116,11 @@ backend_test!(chain_stays_linear_under_concurrency, |backend| async move {
         let api = app.api("admin").await;
         tasks.push(tokio::spawn(async move {
             for j in 0..10 {
-                api.post("/api/v1/units", json!({"parent_id": 1, "code": format!("c{i}_{j}"), "name": "并发测试", "kind": "branch"})).await;
+                api.post(
+                    "/api/v1/units",
+                    json!({"parent_id": 1, "code": format!("c{i}_{j}"), "name": "并发测试", "kind": "branch"}),
+                )
+                .await;
             }
         }));
     }

@@ -53,9 +53,15 @@ backend_test!(lockout_expires, |backend| async move {
     for _ in 0..5 {
         anon.post("/api/v1/auth/login", json!({"username": "worker", "password": "nope-Nope1"})).await;
     }
-    assert_eq!(anon.post("/api/v1/auth/login", json!({"username": "worker", "password": app.password("worker")})).await.code(), "account_locked");
+    assert_eq!(
+        anon.post("/api/v1/auth/login", json!({"username": "worker", "password": app.password("worker")})).await.code(),
+        "account_locked"
+    );
     app.clock.advance(jiff::SignedDuration::from_mins(16));
-    assert_eq!(anon.post("/api/v1/auth/login", json!({"username": "worker", "password": app.password("worker")})).await.status, StatusCode::OK);
+    assert_eq!(
+        anon.post("/api/v1/auth/login", json!({"username": "worker", "password": app.password("worker")})).await.status,
+        StatusCode::OK
+    );
     app.stop().await;
 });
 
@@ -95,12 +101,17 @@ backend_test!(password_change, |backend| async move {
     let r = a.post("/api/v1/me/password", json!({"old_password": "wrong", "new_password": "Newpass-2026"})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["error"]["field"], "old_password");
-    let r = a.post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "short"})).await;
+    let r =
+        a.post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "short"})).await;
     assert_eq!(r.body["error"]["field"], "new_password");
     assert!(r.body["error"]["detail"].as_str().unwrap().starts_with("password_too_short"));
-    let r = a.post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "agent-Pass-1"})).await;
+    let r = a
+        .post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "agent-Pass-1"}))
+        .await;
     assert!(r.body["error"]["detail"].as_str().unwrap().starts_with("password_contains_username"));
-    let r = a.post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "Newpass-2026"})).await;
+    let r = a
+        .post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "Newpass-2026"}))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(a.get("/api/v1/me").await.status, StatusCode::OK, "this session stays");
     assert_eq!(b.get("/api/v1/me").await.code(), "unauthenticated", "other sessions end");
@@ -118,10 +129,17 @@ backend_test!(reset_password_forces_change, |backend| async move {
     assert_eq!(r.status, StatusCode::OK);
     let temp = r.body["password"].as_str().unwrap().to_string();
     let r = app.anon().post("/api/v1/auth/login", json!({"username": "supervisor", "password": temp})).await;
-    let sup = crate::helpers::Api { base: app.base.clone(), token: Some(r.body["token"].as_str().unwrap().into()), client: TestApp::client() };
+    let sup = crate::helpers::Api {
+        base: app.base.clone(),
+        token: Some(r.body["token"].as_str().unwrap().into()),
+        client: TestApp::client(),
+    };
     assert_eq!(sup.get("/api/v1/me").await.body["must_change_password"], true);
     assert_eq!(sup.get("/api/v1/units").await.code(), "password_change_required");
-    assert_eq!(sup.post("/api/v1/me/password", json!({"old_password": temp, "new_password": "Fresh-Pass-99"})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        sup.post("/api/v1/me/password", json!({"old_password": temp, "new_password": "Fresh-Pass-99"})).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_ne!(sup.get("/api/v1/dicts").await.status, StatusCode::FORBIDDEN);
     app.stop().await;
 });
@@ -138,12 +156,20 @@ backend_test!(totp_second_factor, |backend| async move {
     assert_eq!(api.post("/api/v1/me/totp/confirm", json!({"totp": code})).await.status, StatusCode::NO_CONTENT);
 
     let anon = app.anon();
-    let r = anon.post("/api/v1/auth/login", json!({"username": "approver", "password": app.password("approver")})).await;
+    let r =
+        anon.post("/api/v1/auth/login", json!({"username": "approver", "password": app.password("approver")})).await;
     assert_eq!(r.code(), "totp_required");
-    let r = anon.post("/api/v1/auth/login", json!({"username": "approver", "password": app.password("approver"), "totp": "123456"})).await;
+    let r = anon
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "approver", "password": app.password("approver"), "totp": "123456"}),
+        )
+        .await;
     assert_eq!(r.code(), "invalid_totp");
     let code = waterdesk_services::auth::totp_code(&secret, "approver", app.clock_now()).unwrap();
-    let r = anon.post("/api/v1/auth/login", json!({"username": "approver", "password": app.password("approver"), "totp": code})).await;
+    let r = anon
+        .post("/api/v1/auth/login", json!({"username": "approver", "password": app.password("approver"), "totp": code}))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 
     // Web: the password step leads to the code step; the session is not usable before it.
@@ -153,7 +179,13 @@ backend_test!(totp_second_factor, |backend| async move {
     let page = web.get("/login/totp").await.text().await.unwrap();
     let csrf = crate::helpers::attr_after(&page, "name=\"_csrf\"", "value").unwrap();
     let code = waterdesk_services::auth::totp_code(&secret, "approver", app.clock_now()).unwrap();
-    let r = web.client.post(format!("{}/login/totp", app.base)).form(&[("totp", code.as_str()), ("_csrf", &csrf), ("next", "/")]).send().await.unwrap();
+    let r = web
+        .client
+        .post(format!("{}/login/totp", app.base))
+        .form(&[("totp", code.as_str()), ("_csrf", &csrf), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/", "code accepted");
     assert_eq!(web.get("/").await.status(), StatusCode::OK);
@@ -163,9 +195,7 @@ backend_test!(totp_second_factor, |backend| async move {
 // Admins must enrol TOTP when the policy says so.
 backend_test!(totp_required_for_admins, |backend| async move {
     let app = TestApp::spawn_with(backend, |s| {
-        let mut a = waterdesk_services::AuthConfig::default();
-        a.require_totp_for_admins = true;
-        s.auth = Some(a);
+        s.auth = Some(waterdesk_services::AuthConfig { require_totp_for_admins: true, ..Default::default() });
     })
     .await;
     let admin = app.api("admin").await;
@@ -187,19 +217,43 @@ backend_test!(csrf_protects_cookie_sessions, |backend| async move {
     // No token, a forged token, and a token via header on the API.
     let r = web.client.post(format!("{}/announcements", app.base)).form(&[("message", "hi")]).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = web.client.post(format!("{}/announcements", app.base)).form(&[("message", "hi"), ("_csrf", "forged")]).send().await.unwrap();
+    let r = web
+        .client
+        .post(format!("{}/announcements", app.base))
+        .form(&[("message", "hi"), ("_csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = web.client.post(format!("{}/api/v1/announcements", app.base)).json(&json!({"message": "hi"})).send().await.unwrap();
+    let r = web
+        .client
+        .post(format!("{}/api/v1/announcements", app.base))
+        .json(&json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "csrf_failed");
-    let r = web.client.post(format!("{}/api/v1/announcements", app.base)).header("x-csrf-token", &web.csrf).json(&json!({"message": "hi"})).send().await.unwrap();
+    let r = web
+        .client
+        .post(format!("{}/api/v1/announcements", app.base))
+        .header("x-csrf-token", &web.csrf)
+        .json(&json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let r = web.post_form("/announcements", &[("message", "hello")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 
     // The login form itself needs the pre-session token.
-    let r = TestApp::client().post(format!("{}/login", app.base)).form(&[("username", "admin"), ("password", "x")]).send().await.unwrap();
+    let r = TestApp::client()
+        .post(format!("{}/login", app.base))
+        .form(&[("username", "admin"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Logout ends the cookie session.
@@ -217,7 +271,13 @@ backend_test!(web_login_flow, |backend| async move {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.unwrap().contains("用户名或密码错误"));
     let r = web.login("admin", &app.password("admin")).await;
-    let cookie = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("wd_session=")).unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("wd_session="))
+        .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let page = web.get("/").await.text().await.unwrap();
     assert!(page.contains("王建国"), "dashboard shows the user");
@@ -236,9 +296,12 @@ backend_test!(integration_tokens_are_scoped, |backend| async move {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let id = r.body["user"]["id"].as_i64().unwrap();
-    let r = admin.post(&format!("/api/v1/users/{id}/tokens"), json!({"name": "billing", "scopes": ["dict.read", "no.such"]})).await;
+    let r = admin
+        .post(&format!("/api/v1/users/{id}/tokens"), json!({"name": "billing", "scopes": ["dict.read", "no.such"]}))
+        .await;
     assert_eq!(r.body["error"]["field"], "scopes");
-    let r = admin.post(&format!("/api/v1/users/{id}/tokens"), json!({"name": "billing", "scopes": ["dict.read"]})).await;
+    let r =
+        admin.post(&format!("/api/v1/users/{id}/tokens"), json!({"name": "billing", "scopes": ["dict.read"]})).await;
     assert_eq!(r.status, StatusCode::CREATED);
     let token = r.body["token"].as_str().unwrap().to_string();
     let token_id = r.body["id"].as_i64().unwrap();

@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use waterdesk_domain::permissions::perm;
+use serde_json::{Value, json};
 use waterdesk_domain::BuiltinRole;
+use waterdesk_domain::permissions::perm;
 
 use crate::backend_test;
 use crate::helpers::{TestApp, Web};
@@ -35,7 +35,10 @@ impl Need {
 const NOPE: &str = "999999";
 
 /// (method, OpenAPI path, need, body for a role)
-fn api_routes() -> Vec<(Method, &'static str, Need, fn(&str) -> Option<Value>)> {
+/// An API route: method, OpenAPI path, who may call it, a request body for a caller.
+type ApiRoute = (Method, &'static str, Need, fn(&str) -> Option<Value>);
+
+fn api_routes() -> Vec<ApiRoute> {
     use Need::*;
     fn none(_: &str) -> Option<Value> {
         None
@@ -48,30 +51,48 @@ fn api_routes() -> Vec<(Method, &'static str, Need, fn(&str) -> Option<Value>)> 
         (Method::POST, "/api/v1/me/totp", Any, none),
         (Method::POST, "/api/v1/me/totp/confirm", Any, |_| Some(json!({"totp": "1"}))),
         (Method::GET, "/api/v1/units", Perm(perm::ADMIN_UNIT_READ), none),
-        (Method::POST, "/api/v1/units", Perm(perm::ADMIN_UNIT_WRITE), |r| Some(json!({"parent_id": 1, "code": format!("m_{r}"), "name": "矩阵", "kind": "branch"}))),
+        (Method::POST, "/api/v1/units", Perm(perm::ADMIN_UNIT_WRITE), |r| {
+            Some(json!({"parent_id": 1, "code": format!("m_{r}"), "name": "矩阵", "kind": "branch"}))
+        }),
         (Method::GET, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_READ), none),
-        (Method::PUT, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_WRITE), |_| Some(json!({"code": "x", "name": "x", "kind": "branch"}))),
+        (Method::PUT, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_WRITE), |_| {
+            Some(json!({"code": "x", "name": "x", "kind": "branch"}))
+        }),
         (Method::DELETE, "/api/v1/units/{id}", Perm(perm::ADMIN_UNIT_WRITE), none),
         (Method::GET, "/api/v1/users", Perm(perm::ADMIN_USER_READ), none),
-        (Method::POST, "/api/v1/users", Perm(perm::ADMIN_USER_WRITE), |r| Some(json!({"username": format!("m.{r}"), "display_name": "矩阵", "unit_id": 1}))),
+        (Method::POST, "/api/v1/users", Perm(perm::ADMIN_USER_WRITE), |r| {
+            Some(json!({"username": format!("m.{r}"), "display_name": "矩阵", "unit_id": 1}))
+        }),
         (Method::GET, "/api/v1/users/{id}", Perm(perm::ADMIN_USER_READ), none),
-        (Method::PUT, "/api/v1/users/{id}", Perm(perm::ADMIN_USER_WRITE), |_| Some(json!({"display_name": "x", "unit_id": 1, "data_scope": "all"}))),
+        (Method::PUT, "/api/v1/users/{id}", Perm(perm::ADMIN_USER_WRITE), |_| {
+            Some(json!({"display_name": "x", "unit_id": 1, "data_scope": "all"}))
+        }),
         (Method::PUT, "/api/v1/users/{id}/roles", Perm(perm::SECURITY_USER_GRANT), |_| Some(json!({"roles": []}))),
         (Method::POST, "/api/v1/users/{id}/unlock", Perm(perm::SECURITY_USER_UNLOCK), none),
         (Method::POST, "/api/v1/users/{id}/reset-password", Perm(perm::SECURITY_USER_UNLOCK), |_| Some(json!({}))),
         (Method::GET, "/api/v1/users/{id}/tokens", Perm(perm::ADMIN_USER_READ), none),
-        (Method::POST, "/api/v1/users/{id}/tokens", Perm(perm::SECURITY_USER_GRANT), |_| Some(json!({"name": "x", "scopes": []}))),
+        (Method::POST, "/api/v1/users/{id}/tokens", Perm(perm::SECURITY_USER_GRANT), |_| {
+            Some(json!({"name": "x", "scopes": []}))
+        }),
         (Method::DELETE, "/api/v1/tokens/{id}", Perm(perm::SECURITY_USER_GRANT), none),
         (Method::GET, "/api/v1/roles", AnyOf(&[perm::SECURITY_ROLE_READ, perm::ADMIN_USER_READ]), none),
-        (Method::POST, "/api/v1/roles", Perm(perm::SECURITY_ROLE_WRITE), |r| Some(json!({"code": format!("m_{r}"), "name": "矩阵", "permissions": []}))),
+        (Method::POST, "/api/v1/roles", Perm(perm::SECURITY_ROLE_WRITE), |r| {
+            Some(json!({"code": format!("m_{r}"), "name": "矩阵", "permissions": []}))
+        }),
         (Method::GET, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_READ), none),
-        (Method::PUT, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE), |_| Some(json!({"code": "x", "name": "x", "permissions": []}))),
+        (Method::PUT, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE), |_| {
+            Some(json!({"code": "x", "name": "x", "permissions": []}))
+        }),
         (Method::DELETE, "/api/v1/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE), none),
         (Method::GET, "/api/v1/permissions", Perm(perm::SECURITY_ROLE_READ), none),
         (Method::GET, "/api/v1/dicts", Perm(perm::DICT_READ), none),
         (Method::GET, "/api/v1/dicts/{code}/items", Perm(perm::DICT_READ), none),
-        (Method::POST, "/api/v1/dicts/{code}/items", Perm(perm::ADMIN_DICT_WRITE), |r| Some(json!({"code": format!("m_{r}"), "label_zh": "矩阵"}))),
-        (Method::PUT, "/api/v1/dicts/{code}/items/{id}", Perm(perm::ADMIN_DICT_WRITE), |_| Some(json!({"code": "x", "label_zh": "x"}))),
+        (Method::POST, "/api/v1/dicts/{code}/items", Perm(perm::ADMIN_DICT_WRITE), |r| {
+            Some(json!({"code": format!("m_{r}"), "label_zh": "矩阵"}))
+        }),
+        (Method::PUT, "/api/v1/dicts/{code}/items/{id}", Perm(perm::ADMIN_DICT_WRITE), |_| {
+            Some(json!({"code": "x", "label_zh": "x"}))
+        }),
         (Method::GET, "/api/v1/params", Perm(perm::ADMIN_PARAM_READ), none),
         (Method::PUT, "/api/v1/params/{key}", Perm(perm::ADMIN_PARAM_WRITE), |_| Some(json!({"value": "96390"}))),
         (Method::GET, "/api/v1/audit", Perm(perm::AUDIT_READ), none),
@@ -85,7 +106,14 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", NOPE).replace("{code}", "channel").replace("{key}", "org.hotline")
 }
 
-async fn status_of(client: &reqwest::Client, base: &str, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, String) {
+async fn status_of(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, String) {
     let mut rb = client.request(method, format!("{base}{path}"));
     if let Some(t) = token {
         rb = rb.bearer_auth(t);
@@ -142,10 +170,17 @@ backend_test!(api_matrix, |backend| async move {
             }
             let (st, code) = status_of(&client, &app.base, Some(&token), m.clone(), &concrete(p), body(&user)).await;
             if need.allows(&perms) {
-                assert!(st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED, "{role_code} should be allowed {m} {p}, got {st} {code}");
+                assert!(
+                    st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED,
+                    "{role_code} should be allowed {m} {p}, got {st} {code}"
+                );
                 assert!(!st.is_server_error(), "{role_code} {m} {p}: {st}");
             } else {
-                assert_eq!((st, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"), "{role_code} must be refused {m} {p}");
+                assert_eq!(
+                    (st, code.as_str()),
+                    (StatusCode::FORBIDDEN, "forbidden"),
+                    "{role_code} must be refused {m} {p}"
+                );
             }
         }
     }
@@ -199,7 +234,8 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
 // R-SYS-01: role × page. Pages answer a refusal with a 403 page, anonymous with the sign-in page.
 backend_test!(page_matrix, |backend| async move {
     let app = TestApp::spawn(backend).await;
-    let listed: BTreeSet<_> = waterdesk_web::pages::PAGE_ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let listed: BTreeSet<_> =
+        waterdesk_web::pages::PAGE_ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     let tested: BTreeSet<_> = page_routes().iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
     assert_eq!(listed, tested, "the page matrix must list every page route");
 
@@ -222,10 +258,17 @@ backend_test!(page_matrix, |backend| async move {
                 continue;
             }
             let path = concrete(p);
-            let r = if m == "GET" { web.get(&path).await } else { web.post_form(&path, &[("value", "96390"), ("message", "矩阵")]).await };
+            let r = if m == "GET" {
+                web.get(&path).await
+            } else {
+                web.post_form(&path, &[("value", "96390"), ("message", "矩阵")]).await
+            };
             let st = r.status();
             if need.allows(&perms) {
-                assert!(st == StatusCode::OK || st == StatusCode::SEE_OTHER || st == StatusCode::NOT_FOUND, "{role_code} should be allowed {m} {p}, got {st}");
+                assert!(
+                    st == StatusCode::OK || st == StatusCode::SEE_OTHER || st == StatusCode::NOT_FOUND,
+                    "{role_code} should be allowed {m} {p}, got {st}"
+                );
             } else {
                 assert_eq!(st, StatusCode::FORBIDDEN, "{role_code} must be refused {m} {p}");
             }

@@ -2,7 +2,7 @@
 //! panic, a 500 or a half-written change.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::backend_test;
 use crate::helpers::TestApp;
@@ -22,7 +22,11 @@ backend_test!(malformed_requests, |backend| async move {
     let (st, code, msg) = err(post("{oops", "application/json").await.unwrap()).await;
     assert_eq!((st, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_json"));
     assert!(msg.contains("JSON"));
-    let (st, code, _) = err(post(r#"{"code":"a","name":"b","kind":"branch","parent_id":1,"evil":1}"#, "application/json").await.unwrap()).await;
+    let (st, code, _) =
+        err(post(r#"{"code":"a","name":"b","kind":"branch","parent_id":1,"evil":1}"#, "application/json")
+            .await
+            .unwrap())
+        .await;
     assert_eq!((st, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"), "unknown fields are refused");
     let (st, code, _) = err(post(r#"{"code":1}"#, "application/json").await.unwrap()).await;
     assert_eq!((st, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
@@ -31,7 +35,14 @@ backend_test!(malformed_requests, |backend| async move {
 
     // Oversized bodies are refused before they are read in full.
     let big = "x".repeat(3 * 1024 * 1024);
-    let r = c.post(app.url("/api/v1/units")).bearer_auth(&token).header("content-type", "application/json").body(big).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/units"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "payload_too_large");
@@ -63,7 +74,13 @@ backend_test!(messages_follow_the_language, |backend| async move {
     let body = json!({"username": "admin", "password": "nope"});
     let zh: Value = c.post(app.url("/api/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
     assert_eq!(zh["error"]["message"], "用户名或密码错误。");
-    let r = c.post(app.url("/api/v1/auth/login")).header("accept-language", "en-GB,en;q=0.8").json(&body).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/auth/login"))
+        .header("accept-language", "en-GB,en;q=0.8")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-language"], "en");
     let en: Value = r.json().await.unwrap();
     assert_eq!(en["error"]["message"], "Wrong username or password.");

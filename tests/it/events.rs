@@ -65,7 +65,8 @@ async fn cross_replica_fan_out_on_postgres() {
     let b_base = format!("http://{}", b.addr);
     let token = a.token("agent").await; // sessions live in the shared database
     tokio::time::sleep(std::time::Duration::from_millis(500)).await; // listener connected
-    let resp = TestApp::client().get(format!("{b_base}/api/v1/events/stream")).bearer_auth(&token).send().await.unwrap();
+    let resp =
+        TestApp::client().get(format!("{b_base}/api/v1/events/stream")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let reader = tokio::spawn(next_event(resp, "跨实例公告"));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 use waterdesk::config::Settings;
-use waterdesk::start::{start, Running, StartOptions};
+use waterdesk::start::{Running, StartOptions, start};
 use waterdesk_services::{ManualClock, Services};
 
 /// Which database a test runs on.
@@ -62,12 +62,17 @@ pub async fn fresh_postgres() -> String {
                 .await
                 .unwrap_or_default();
             for (name,) in rows {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).execute(&mut c).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+                    .execute(&mut c)
+                    .await;
             }
         })
         .await;
     let name = format!("wd_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.expect("create database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
     replace_db_name(&base, &name)
 }
 
@@ -113,11 +118,24 @@ impl TestApp {
         tweak(&mut settings);
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let running = start(StartOptions { settings, data_dir: data_dir.path().to_path_buf(), demo: true, clock: clock.clone(), listener: Some(listener) })
-            .await
-            .expect("start waterdesk");
+        let running = start(StartOptions {
+            settings,
+            data_dir: data_dir.path().to_path_buf(),
+            demo: true,
+            clock: clock.clone(),
+            listener: Some(listener),
+        })
+        .await
+        .expect("start waterdesk");
         let logins = running.report.demo_logins.iter().map(|(u, p, _)| (u.clone(), p.clone())).collect();
-        TestApp { base: format!("http://{}", running.addr), running: Some(running), clock, _data_dir: data_dir, logins, database_url }
+        TestApp {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            clock,
+            _data_dir: data_dir,
+            logins,
+            database_url,
+        }
     }
 
     pub fn services(&self) -> &Services {
@@ -245,13 +263,18 @@ pub fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
 
 impl Web {
     pub fn new(app: &TestApp) -> Web {
-        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         Web { base: app.base.clone(), client, csrf: String::new() }
     }
 
     /// Signs in through the login form; returns the response of the form post.
     pub async fn login(&mut self, user: &str, password: &str) -> reqwest::Response {
-        let page = self.client.get(format!("{}/login", self.base)).send().await.expect("login page").text().await.unwrap();
+        let page =
+            self.client.get(format!("{}/login", self.base)).send().await.expect("login page").text().await.unwrap();
         let csrf = attr_after(&page, "name=\"_csrf\"", "value").expect("csrf on login page");
         let r = self
             .client

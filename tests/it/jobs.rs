@@ -1,8 +1,8 @@
 //! The job queue: outbox in the business transaction, retries with backoff, dead
 //! letters, leases that survive a crashed worker (DESIGN §3.4).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use waterdesk_jobs::{Job, JobFuture, Worker, WorkerConfig};
 use waterdesk_services::Services;
@@ -36,13 +36,20 @@ async fn enqueue(app: &TestApp, max_attempts: i64, key: Option<&str>) -> Option<
     let now = app.clock_now();
     let payload = serde_json::json!({"order": "WO20261121-000001"});
     let mut tx = s.db.begin().await.unwrap();
-    let id = jobs::enqueue(&mut tx, &NewJob { kind: "test.flaky", payload: &payload, run_at: now, max_attempts, dedupe_key: key }, now).await.unwrap();
+    let id = jobs::enqueue(
+        &mut tx,
+        &NewJob { kind: "test.flaky", payload: &payload, run_at: now, max_attempts, dedupe_key: key },
+        now,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     id
 }
 
 fn worker(app: &TestApp, runs: &Arc<AtomicUsize>, fail_first: usize, name: &str) -> Worker {
-    let cfg = WorkerConfig { name: name.into(), backoff_base: jiff::SignedDuration::from_secs(10), ..Default::default() };
+    let cfg =
+        WorkerConfig { name: name.into(), backoff_base: jiff::SignedDuration::from_secs(10), ..Default::default() };
     let mut w = Worker::new(app.services().clone(), cfg);
     w.register(Arc::new(Flaky { runs: runs.clone(), fail_first }));
     w
@@ -86,7 +93,8 @@ backend_test!(dead_letters_after_max_attempts, |backend| async move {
     assert_eq!(status(&app, id).await.0, "dead");
     assert_eq!(w.run_once().await.unwrap(), 0, "dead jobs are not retried by themselves");
     // An administrator sees it and can put it back.
-    let (list, counts) = app.services().jobs_list(&waterdesk_services::Principal::system(), Some("dead"), 10).await.unwrap();
+    let (list, counts) =
+        app.services().jobs_list(&waterdesk_services::Principal::system(), Some("dead"), 10).await.unwrap();
     assert_eq!(list[0].id, id);
     assert!(counts.iter().any(|(s, n)| s == "dead" && *n == 1));
     let mut tx = app.services().db.begin().await.unwrap();
@@ -100,7 +108,9 @@ backend_test!(dead_letters_after_max_attempts, |backend| async move {
 backend_test!(crashed_worker_jobs_are_reclaimed, |backend| async move {
     let app = TestApp::spawn_with(backend, |s| s.jobs.enabled = false).await;
     let id = enqueue(&app, 5, None).await.unwrap();
-    let claimed = jobs::claim(&app.services().db, "crashed", app.clock_now(), jiff::SignedDuration::from_mins(5), 10).await.unwrap();
+    let claimed = jobs::claim(&app.services().db, "crashed", app.clock_now(), jiff::SignedDuration::from_mins(5), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     let runs = Arc::new(AtomicUsize::new(0));
     let w = worker(&app, &runs, 0, "w2");

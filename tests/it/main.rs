@@ -4,10 +4,10 @@
 
 mod helpers;
 
+mod admin;
 mod audit;
 mod auth;
 mod authz;
-mod admin;
 mod bad_input;
 mod browser;
 mod cli;

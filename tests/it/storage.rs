@@ -21,7 +21,9 @@ backend_test!(numbers_are_unique_under_concurrency, |backend| async move {
             let mut got = Vec::new();
             for _ in 0..40 {
                 let mut tx = s.db.begin().await.expect("begin");
-                let n = waterdesk_store::numbers::allocate(&mut tx, NumberKind::WorkOrder, now, &tz).await.expect("allocate");
+                let n = waterdesk_store::numbers::allocate(&mut tx, NumberKind::WorkOrder, now, &tz)
+                    .await
+                    .expect("allocate");
                 tx.commit().await.expect("commit");
                 got.push(n.to_string());
             }

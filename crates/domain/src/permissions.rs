@@ -77,7 +77,9 @@ pub const ALL: &[PermissionDef] = &[
     PermissionDef { code: DICT_READ, zh: "查看数据字典", en: "Read dictionaries" },
     PermissionDef { code: CUSTOMER_READ, zh: "查看客户", en: "View customers" },
     PermissionDef { code: CUSTOMER_WRITE, zh: "维护客户", en: "Edit customers" },
-    PermissionDef { code: CUSTOMER_PII_READ, zh: "查看客户敏感信息", en: "See customers' personal data unmasked" },
+    PermissionDef {
+        code: CUSTOMER_PII_READ, zh: "查看客户敏感信息", en: "See customers' personal data unmasked"
+    },
     PermissionDef { code: CONTACT_READ, zh: "查看来电来件", en: "View contacts" },
     PermissionDef { code: CONTACT_WRITE, zh: "登记来电来件", en: "Record contacts" },
     PermissionDef { code: ORDER_READ, zh: "查看工单", en: "View work orders" },
@@ -212,28 +214,64 @@ impl BuiltinRole {
         let v: Vec<&'static str> = match self {
             BuiltinRole::Admin => ALL.iter().map(|p| p.code).filter(|c| *c != PORTAL_SELF).collect(),
             BuiltinRole::SysAdmin => vec![
-                ADMIN_UNIT_READ, ADMIN_UNIT_WRITE, ADMIN_USER_READ, ADMIN_USER_WRITE, ADMIN_DICT_WRITE,
-                ADMIN_PARAM_READ, ADMIN_PARAM_WRITE, ADMIN_JOB_READ, ADMIN_ANNOUNCE,
+                ADMIN_UNIT_READ,
+                ADMIN_UNIT_WRITE,
+                ADMIN_USER_READ,
+                ADMIN_USER_WRITE,
+                ADMIN_DICT_WRITE,
+                ADMIN_PARAM_READ,
+                ADMIN_PARAM_WRITE,
+                ADMIN_JOB_READ,
+                ADMIN_ANNOUNCE,
             ],
             BuiltinRole::SecurityAdmin => {
-                vec![SECURITY_ROLE_READ, SECURITY_ROLE_WRITE, SECURITY_USER_GRANT, SECURITY_USER_UNLOCK, ADMIN_USER_READ, ADMIN_UNIT_READ]
+                vec![
+                    SECURITY_ROLE_READ,
+                    SECURITY_ROLE_WRITE,
+                    SECURITY_USER_GRANT,
+                    SECURITY_USER_UNLOCK,
+                    ADMIN_USER_READ,
+                    ADMIN_UNIT_READ,
+                ]
             }
             BuiltinRole::Auditor => {
                 vec![AUDIT_READ, ADMIN_USER_READ, ADMIN_UNIT_READ, CUSTOMER_READ, CONTACT_READ, ORDER_READ, REPORT_READ]
             }
             BuiltinRole::Agent => vec![
-                CUSTOMER_READ, CUSTOMER_WRITE, CUSTOMER_PII_READ, CONTACT_READ, CONTACT_WRITE, ORDER_READ,
-                ORDER_CREATE, ORDER_VISIT, KB_READ,
+                CUSTOMER_READ,
+                CUSTOMER_WRITE,
+                CUSTOMER_PII_READ,
+                CONTACT_READ,
+                CONTACT_WRITE,
+                ORDER_READ,
+                ORDER_CREATE,
+                ORDER_VISIT,
+                KB_READ,
             ],
             BuiltinRole::Dispatcher => vec![
-                CUSTOMER_READ, CUSTOMER_PII_READ, CONTACT_READ, ORDER_READ, ORDER_CREATE, ORDER_ACCEPT,
-                ORDER_DISPATCH, ORDER_VERIFY, KB_READ, MONITOR_READ,
+                CUSTOMER_READ,
+                CUSTOMER_PII_READ,
+                CONTACT_READ,
+                ORDER_READ,
+                ORDER_CREATE,
+                ORDER_ACCEPT,
+                ORDER_DISPATCH,
+                ORDER_VERIFY,
+                KB_READ,
+                MONITOR_READ,
             ],
             BuiltinRole::FieldWorker => vec![CUSTOMER_READ, ORDER_READ, ORDER_HANDLE, KB_READ],
             BuiltinRole::Approver => vec![CUSTOMER_READ, ORDER_READ, ORDER_APPROVE],
             BuiltinRole::Supervisor => vec![
-                CUSTOMER_READ, CONTACT_READ, ORDER_READ, ORDER_VERIFY, REPORT_READ, REPORT_EXPORT, KB_READ,
-                KB_WRITE, MONITOR_READ,
+                CUSTOMER_READ,
+                CONTACT_READ,
+                ORDER_READ,
+                ORDER_VERIFY,
+                REPORT_READ,
+                REPORT_EXPORT,
+                KB_READ,
+                KB_WRITE,
+                MONITOR_READ,
             ],
             BuiltinRole::Customer => return vec![PORTAL_SELF],
         };

@@ -133,7 +133,8 @@ impl Worker {
                 metrics_done(&job.kind, "done", started);
             }
             Err(e) => {
-                let retry_at = (job.attempts < job.max_attempts).then(|| now + backoff(self.cfg.backoff_base, job.attempts));
+                let retry_at =
+                    (job.attempts < job.max_attempts).then(|| now + backoff(self.cfg.backoff_base, job.attempts));
                 let status = if retry_at.is_some() { "retry" } else { "dead" };
                 tracing::warn!(job.id = job.id, job.kind = %job.kind, job.attempts = job.attempts, job.status = status, error = %e, "job failed");
                 jobs::fail(&mut tx, job.id, &format!("{e:#}"), retry_at, now).await?;
@@ -181,7 +182,12 @@ impl Worker {
 }
 
 fn metrics_done(kind: &str, status: &'static str, started: std::time::Instant) {
-    tracing::debug!(job.kind = kind, job.status = status, duration_ms = started.elapsed().as_millis() as u64, "job finished");
+    tracing::debug!(
+        job.kind = kind,
+        job.status = status,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "job finished"
+    );
 }
 
 /// Deletes sessions that ended more than a day ago.

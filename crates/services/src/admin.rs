@@ -9,10 +9,10 @@ use waterdesk_store::params::Parameter;
 use waterdesk_store::roles::Role;
 use waterdesk_store::units::{NewUnit, Unit};
 use waterdesk_store::users::{NewUser, User, UserFilter};
-use waterdesk_store::{dicts, jobs, params, roles, sessions, units, users, StoreError};
+use waterdesk_store::{StoreError, dicts, jobs, params, roles, sessions, units, users};
 
-use crate::audit::{security_in, AuditCtx};
-use crate::auth::{generate_password, hash_password, password_error_code, random_token, token_hash, API_TOKEN_PREFIX};
+use crate::audit::{AuditCtx, security_in};
+use crate::auth::{API_TOKEN_PREFIX, generate_password, hash_password, password_error_code, random_token, token_hash};
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 fn text(field: &str, v: &str, max: usize) -> ServiceResult<String> {
@@ -204,19 +204,34 @@ impl Services {
         let kind = one_of("kind", &i.kind, UNIT_KINDS)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        if let Some(pid) = i.parent_id {
-            if units::get(&mut tx, pid).await?.is_none() {
-                return Err(ServiceError::validation("parent_id", "unknown_unit", format!("no unit {pid}")));
-            }
+        if let Some(pid) = i.parent_id
+            && units::get(&mut tx, pid).await?.is_none()
+        {
+            return Err(ServiceError::validation("parent_id", "unknown_unit", format!("no unit {pid}")));
         }
         let u = units::insert(
             &mut tx,
-            &NewUnit { parent_id: i.parent_id, code: &code, name: &name, name_en: &name_en, kind: &kind, sort_order: i.sort_order },
+            &NewUnit {
+                parent_id: i.parent_id,
+                code: &code,
+                name: &name,
+                name_en: &name_en,
+                kind: &kind,
+                sort_order: i.sort_order,
+            },
             now,
         )
         .await
         .map_err(dup("unit"))?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "unit.create", "ok", serde_json::json!({"id": u.id, "code": code, "name": name})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "unit.create",
+            "ok",
+            serde_json::json!({"id": u.id, "code": code, "name": name}),
+        )
+        .await?;
         commit(tx).await?;
         Ok(u)
     }
@@ -228,13 +243,21 @@ impl Services {
         let kind = one_of("kind", &i.kind, UNIT_KINDS)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        units::update(&mut tx, id, &name, &name_en, &kind, i.sort_order, i.enabled, now)
-            .await
-            .map_err(|e| match e {
+        units::update(&mut tx, id, &name, &name_en, &kind, i.sort_order, i.enabled, now).await.map_err(
+            |e| match e {
                 StoreError::NotFound => ServiceError::NotFound { entity: "unit" },
                 e => e.into(),
-            })?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "unit.update", "ok", serde_json::json!({"id": id, "name": name, "enabled": i.enabled})).await?;
+            },
+        )?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "unit.update",
+            "ok",
+            serde_json::json!({"id": id, "name": name, "enabled": i.enabled}),
+        )
+        .await?;
         let u = units::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "unit" })?;
         commit(tx).await?;
         Ok(u)
@@ -251,7 +274,8 @@ impl Services {
             return Err(ServiceError::InUse { entity: "unit" });
         }
         units::delete(&mut tx, id).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "unit.delete", "ok", serde_json::json!({"id": id})).await?;
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "unit.delete", "ok", serde_json::json!({"id": id}))
+            .await?;
         commit(tx).await
     }
 
@@ -334,7 +358,12 @@ impl Services {
     }
 
     /// Creates a user; returns the user and the initial password when it was generated.
-    pub async fn user_create(&self, p: &Principal, i: &NewUserInput, ctx: &AuditCtx) -> ServiceResult<(UserView, Option<String>)> {
+    pub async fn user_create(
+        &self,
+        p: &Principal,
+        i: &NewUserInput,
+        ctx: &AuditCtx,
+    ) -> ServiceResult<(UserView, Option<String>)> {
         p.require(perm::ADMIN_USER_WRITE)?;
         if !i.roles.is_empty() {
             p.require(perm::SECURITY_USER_GRANT)?;
@@ -365,7 +394,9 @@ impl Services {
             }
         };
         let pw = password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await.map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         if units::get(&mut tx, i.unit_id).await?.is_none() {
@@ -418,26 +449,52 @@ impl Services {
             return Err(ServiceError::validation("unit_id", "unknown_unit", format!("no unit {}", i.unit_id)));
         }
         if i.disabled && id == p.user_id {
-            return Err(ServiceError::validation("disabled", "cannot_disable_self", "you cannot disable your own account"));
+            return Err(ServiceError::validation(
+                "disabled",
+                "cannot_disable_self",
+                "you cannot disable your own account",
+            ));
         }
         users::update_profile(&mut tx, id, &display_name, i.unit_id, &scope, &phone, &email, i.disabled, now).await?;
         if i.disabled {
             sessions::revoke_all_for_user(&mut tx, id, None, now).await?;
         }
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "user.update", "ok", serde_json::json!({"id": id, "unit_id": i.unit_id, "data_scope": scope, "disabled": i.disabled})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "user.update",
+            "ok",
+            serde_json::json!({"id": id, "unit_id": i.unit_id, "data_scope": scope, "disabled": i.disabled}),
+        )
+        .await?;
         let u = users::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "user" })?;
         let v = self.view(&mut tx, u).await?;
         commit(tx).await?;
         Ok(v)
     }
 
-    pub async fn user_set_roles(&self, p: &Principal, id: i64, codes: &[String], ctx: &AuditCtx) -> ServiceResult<UserView> {
+    pub async fn user_set_roles(
+        &self,
+        p: &Principal,
+        id: i64,
+        codes: &[String],
+        ctx: &AuditCtx,
+    ) -> ServiceResult<UserView> {
         p.require(perm::SECURITY_USER_GRANT)?;
         self.user_get_unscoped(id).await?;
         let mut tx = self.db.begin().await?;
         let ids = self.resolve_roles(&mut tx, codes).await?;
         users::set_roles(&mut tx, id, &ids).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "user.roles", "ok", serde_json::json!({"id": id, "roles": codes})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "user.roles",
+            "ok",
+            serde_json::json!({"id": id, "roles": codes}),
+        )
+        .await?;
         let u = users::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "user" })?;
         let v = self.view(&mut tx, u).await?;
         commit(tx).await?;
@@ -454,13 +511,20 @@ impl Services {
         self.user_get_unscoped(id).await?;
         let mut tx = self.db.begin().await?;
         users::unlock(&mut tx, id, self.now()).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "user.unlock", "ok", serde_json::json!({"id": id})).await?;
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "user.unlock", "ok", serde_json::json!({"id": id}))
+            .await?;
         commit(tx).await
     }
 
     /// Sets a new temporary password (generated unless given), ends the user's sessions
     /// and makes them change it at next sign-in. Returns the password.
-    pub async fn user_reset_password(&self, p: &Principal, id: i64, password: Option<&str>, ctx: &AuditCtx) -> ServiceResult<String> {
+    pub async fn user_reset_password(
+        &self,
+        p: &Principal,
+        id: i64,
+        password: Option<&str>,
+        ctx: &AuditCtx,
+    ) -> ServiceResult<String> {
         p.require(perm::SECURITY_USER_UNLOCK)?;
         let user = self.user_get_unscoped(id).await?;
         let pw = match password {
@@ -474,12 +538,22 @@ impl Services {
             None => generate_password(),
         };
         let pw2 = pw.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw2)).await.map_err(|e| ServiceError::Internal(e.to_string()))??;
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw2))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         users::set_password(&mut tx, id, &hash, true, now).await?;
         sessions::revoke_all_for_user(&mut tx, id, None, now).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "user.reset_password", "ok", serde_json::json!({"id": id})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "user.reset_password",
+            "ok",
+            serde_json::json!({"id": id}),
+        )
+        .await?;
         commit(tx).await?;
         Ok(pw)
     }
@@ -497,19 +571,45 @@ impl Services {
         p.require(perm::SECURITY_USER_GRANT)?;
         let user = self.user_get_unscoped(user_id).await?;
         if user.kind != "service" {
-            return Err(ServiceError::validation("user_id", "not_service_account", "tokens are issued to service accounts"));
+            return Err(ServiceError::validation(
+                "user_id",
+                "not_service_account",
+                "tokens are issued to service accounts",
+            ));
         }
         let name = text("name", name, 60)?;
         for s in scopes {
             if !permissions::is_known(s) {
-                return Err(ServiceError::validation("scopes", "unknown_permission", format!("unknown permission {s}")));
+                return Err(ServiceError::validation(
+                    "scopes",
+                    "unknown_permission",
+                    format!("unknown permission {s}"),
+                ));
             }
         }
         let token = format!("{API_TOKEN_PREFIX}{}", random_token(32));
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let id = sessions::insert_token(&mut tx, user_id, &name, &token_hash(&token), &token[..10], &scopes.join(" "), expires_at, now).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "token.create", "ok", serde_json::json!({"id": id, "user_id": user_id, "scopes": scopes})).await?;
+        let id = sessions::insert_token(
+            &mut tx,
+            user_id,
+            &name,
+            &token_hash(&token),
+            &token[..10],
+            &scopes.join(" "),
+            expires_at,
+            now,
+        )
+        .await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "token.create",
+            "ok",
+            serde_json::json!({"id": id, "user_id": user_id, "scopes": scopes}),
+        )
+        .await?;
         commit(tx).await?;
         Ok(CreatedToken { id, token })
     }
@@ -527,7 +627,8 @@ impl Services {
             StoreError::NotFound => ServiceError::NotFound { entity: "token" },
             e => e.into(),
         })?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "token.revoke", "ok", serde_json::json!({"id": id})).await?;
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "token.revoke", "ok", serde_json::json!({"id": id}))
+            .await?;
         commit(tx).await
     }
 
@@ -555,7 +656,11 @@ impl Services {
         let mut perms: Vec<String> = Vec::new();
         for p in &i.permissions {
             if !permissions::is_known(p) {
-                return Err(ServiceError::validation("permissions", "unknown_permission", format!("unknown permission {p}")));
+                return Err(ServiceError::validation(
+                    "permissions",
+                    "unknown_permission",
+                    format!("unknown permission {p}"),
+                ));
             }
             if !perms.contains(p) {
                 perms.push(p.clone());
@@ -571,9 +676,19 @@ impl Services {
         p.require(perm::SECURITY_ROLE_WRITE)?;
         let (code, name, name_en, description, perms) = self.check_role_input(i)?;
         let mut tx = self.db.begin().await?;
-        let id = roles::insert(&mut tx, &code, &name, &name_en, &description, false, self.now()).await.map_err(dup("role"))?;
+        let id = roles::insert(&mut tx, &code, &name, &name_en, &description, false, self.now())
+            .await
+            .map_err(dup("role"))?;
         roles::set_permissions(&mut tx, id, &perms).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "role.create", "ok", serde_json::json!({"id": id, "code": code, "permissions": perms})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "role.create",
+            "ok",
+            serde_json::json!({"id": id, "code": code, "permissions": perms}),
+        )
+        .await?;
         let r = roles::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "role" })?;
         commit(tx).await?;
         Ok(r)
@@ -588,7 +703,15 @@ impl Services {
             e => e.into(),
         })?;
         roles::set_permissions(&mut tx, id, &perms).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "role.update", "ok", serde_json::json!({"id": id, "permissions": perms})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "role.update",
+            "ok",
+            serde_json::json!({"id": id, "permissions": perms}),
+        )
+        .await?;
         let r = roles::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "role" })?;
         commit(tx).await?;
         Ok(r)
@@ -602,7 +725,15 @@ impl Services {
             return Err(ServiceError::InUse { entity: "role" });
         }
         roles::delete(&mut tx, id).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "role.delete", "ok", serde_json::json!({"id": id, "code": r.code})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "role.delete",
+            "ok",
+            serde_json::json!({"id": id, "code": r.code}),
+        )
+        .await?;
         commit(tx).await
     }
 
@@ -627,33 +758,79 @@ impl Services {
         let code = code("code", &i.code)?;
         let zh = text("label_zh", &i.label_zh, 60)?;
         let en = opt_text("label_en", &i.label_en, 60)?;
-        let parent = i.parent_code.as_deref().filter(|s| !s.trim().is_empty()).map(|s| code_owned(s)).transpose()?;
+        let parent = i.parent_code.as_deref().filter(|s| !s.trim().is_empty()).map(code_owned).transpose()?;
         Ok((code, zh, en, parent))
     }
 
-    pub async fn dict_item_create(&self, p: &Principal, dict: &str, i: &DictItemInput, ctx: &AuditCtx) -> ServiceResult<DictItem> {
+    pub async fn dict_item_create(
+        &self,
+        p: &Principal,
+        dict: &str,
+        i: &DictItemInput,
+        ctx: &AuditCtx,
+    ) -> ServiceResult<DictItem> {
         p.require(perm::ADMIN_DICT_WRITE)?;
         let (code, zh, en, parent) = Self::check_item(i)?;
         let mut tx = self.db.begin().await?;
         if !dicts::type_exists(&mut tx, dict).await? {
             return Err(ServiceError::NotFound { entity: "dictionary" });
         }
-        let f = ItemFields { code: &code, label_zh: &zh, label_en: &en, parent_code: parent.as_deref(), sort_order: i.sort_order, enabled: i.enabled };
+        let f = ItemFields {
+            code: &code,
+            label_zh: &zh,
+            label_en: &en,
+            parent_code: parent.as_deref(),
+            sort_order: i.sort_order,
+            enabled: i.enabled,
+        };
         let id = dicts::insert_item(&mut tx, dict, &f, self.now()).await.map_err(dup("dictionary item"))?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "dict.create", "ok", serde_json::json!({"dict": dict, "code": code, "label_zh": zh})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "dict.create",
+            "ok",
+            serde_json::json!({"dict": dict, "code": code, "label_zh": zh}),
+        )
+        .await?;
         let item = dicts::get_item(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "dictionary item" })?;
         commit(tx).await?;
         Ok(item)
     }
 
-    pub async fn dict_item_update(&self, p: &Principal, dict: &str, id: i64, i: &DictItemInput, ctx: &AuditCtx) -> ServiceResult<DictItem> {
+    pub async fn dict_item_update(
+        &self,
+        p: &Principal,
+        dict: &str,
+        id: i64,
+        i: &DictItemInput,
+        ctx: &AuditCtx,
+    ) -> ServiceResult<DictItem> {
         p.require(perm::ADMIN_DICT_WRITE)?;
         let (_code, zh, en, parent) = Self::check_item(i)?;
         let mut tx = self.db.begin().await?;
-        let existing = dicts::get_item(&mut tx, id).await?.filter(|it| it.dict_code == dict).ok_or(ServiceError::NotFound { entity: "dictionary item" })?;
-        let f = ItemFields { code: &existing.code, label_zh: &zh, label_en: &en, parent_code: parent.as_deref(), sort_order: i.sort_order, enabled: i.enabled };
+        let existing = dicts::get_item(&mut tx, id)
+            .await?
+            .filter(|it| it.dict_code == dict)
+            .ok_or(ServiceError::NotFound { entity: "dictionary item" })?;
+        let f = ItemFields {
+            code: &existing.code,
+            label_zh: &zh,
+            label_en: &en,
+            parent_code: parent.as_deref(),
+            sort_order: i.sort_order,
+            enabled: i.enabled,
+        };
         dicts::update_item(&mut tx, id, &f, self.now()).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "dict.update", "ok", serde_json::json!({"dict": dict, "id": id, "label_zh": zh, "enabled": i.enabled})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "dict.update",
+            "ok",
+            serde_json::json!({"dict": dict, "id": id, "label_zh": zh, "enabled": i.enabled}),
+        )
+        .await?;
         let item = dicts::get_item(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "dictionary item" })?;
         commit(tx).await?;
         Ok(item)
@@ -684,10 +861,22 @@ impl Services {
             _ => value.chars().count() <= 500,
         };
         if !ok {
-            return Err(ServiceError::validation("value", "invalid_value", format!("expected a value of type {}", existing.value_type)));
+            return Err(ServiceError::validation(
+                "value",
+                "invalid_value",
+                format!("expected a value of type {}", existing.value_type),
+            ));
         }
         params::set(&mut tx, key, value, &p.username, self.now()).await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "param.update", "ok", serde_json::json!({"key": key, "old": existing.value, "new": value})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "param.update",
+            "ok",
+            serde_json::json!({"key": key, "old": existing.value, "new": value}),
+        )
+        .await?;
         let out = params::get(&mut tx, key).await?.ok_or(ServiceError::NotFound { entity: "parameter" })?;
         commit(tx).await?;
         Ok(out)
@@ -695,7 +884,12 @@ impl Services {
 
     // ---- jobs --------------------------------------------------------------------------
 
-    pub async fn jobs_list(&self, p: &Principal, status: Option<&str>, limit: i64) -> ServiceResult<(Vec<JobRow>, Vec<(String, i64)>)> {
+    pub async fn jobs_list(
+        &self,
+        p: &Principal,
+        status: Option<&str>,
+        limit: i64,
+    ) -> ServiceResult<(Vec<JobRow>, Vec<(String, i64)>)> {
         p.require(perm::ADMIN_JOB_READ)?;
         let mut c = self.db.read().await?;
         Ok((jobs::list(&mut c, status, limit).await?, jobs::counts(&mut c).await?))
@@ -718,7 +912,15 @@ impl Services {
             .events
             .emit(&mut tx, "announcement", "all", serde_json::json!({"message": message, "from": p.display_name}), now)
             .await?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "announcement.create", "ok", serde_json::json!({"message": message})).await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "announcement.create",
+            "ok",
+            serde_json::json!({"message": message}),
+        )
+        .await?;
         commit(tx).await?;
         self.events.after_commit([pending]);
         Ok(id)

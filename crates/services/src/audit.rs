@@ -1,8 +1,8 @@
 //! Recording and reading the audit log (R-SYS-03).
 
 use waterdesk_domain::permissions::perm;
-use waterdesk_store::audit::{self as repo, AuditEntry, AuditFilter, NewAuditEntry, VerifyReport};
 use waterdesk_store::AnyConnection;
+use waterdesk_store::audit::{self as repo, AuditEntry, AuditFilter, NewAuditEntry, VerifyReport};
 
 use crate::{Principal, ServiceResult, Services};
 
@@ -20,7 +20,13 @@ pub struct AuditCtx {
 impl AuditCtx {
     /// A context for the command line.
     pub fn cli(command: &str) -> Self {
-        AuditCtx { ip: "local".into(), method: "CLI".into(), path: command.into(), username: "cli".into(), ..Default::default() }
+        AuditCtx {
+            ip: "local".into(),
+            method: "CLI".into(),
+            path: command.into(),
+            username: "cli".into(),
+            ..Default::default()
+        }
     }
 
     pub fn with_user(mut self, id: Option<i64>, username: &str, unit_id: Option<i64>) -> Self {
@@ -51,7 +57,18 @@ impl AuditCtx {
 }
 
 /// Keys whose values never reach the audit log.
-const SECRET_KEYS: &[&str] = &["password", "old_password", "new_password", "new_password_confirm", "token", "totp", "secret", "_csrf", "csrf_token", "authorization"];
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "old_password",
+    "new_password",
+    "new_password_confirm",
+    "token",
+    "totp",
+    "secret",
+    "_csrf",
+    "csrf_token",
+    "authorization",
+];
 
 /// Replaces secret values (at any depth) with `***`.
 pub fn redact(v: serde_json::Value) -> serde_json::Value {
@@ -59,7 +76,8 @@ pub fn redact(v: serde_json::Value) -> serde_json::Value {
         serde_json::Value::Object(map) => serde_json::Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let secret = SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) || k.to_ascii_lowercase().contains("password");
+                    let secret = SECRET_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s))
+                        || k.to_ascii_lowercase().contains("password");
                     if secret { (k, serde_json::Value::String("***".into())) } else { (k, redact(v)) }
                 })
                 .collect(),
@@ -70,7 +88,13 @@ pub fn redact(v: serde_json::Value) -> serde_json::Value {
 }
 
 /// Records a security event in its own transaction.
-pub async fn security(s: &Services, ctx: &AuditCtx, event_type: &str, outcome: &str, params: serde_json::Value) -> ServiceResult<()> {
+pub async fn security(
+    s: &Services,
+    ctx: &AuditCtx,
+    event_type: &str,
+    outcome: &str,
+    params: serde_json::Value,
+) -> ServiceResult<()> {
     repo::append_now(&s.db, &ctx.entry(event_type, outcome, 0, params), s.now()).await?;
     Ok(())
 }

@@ -131,11 +131,13 @@ impl Services {
         let Some(user) = user else {
             let pw = req.password.to_string();
             blocking(move || verify_password(&pw, dummy_hash())).await?;
-            audit::security(self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "unknown_user"})).await?;
+            audit::security(self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "unknown_user"}))
+                .await?;
             return Err(ServiceError::InvalidCredentials);
         };
         if user.disabled {
-            audit::security(self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "disabled"})).await?;
+            audit::security(self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "disabled"}))
+                .await?;
             return Err(ServiceError::AccountDisabled);
         }
         if let Some(until) = user.locked_until.filter(|u| *u > now) {
@@ -152,9 +154,25 @@ impl Services {
             if locked {
                 users::lock_until(&mut tx, user.id, until, now).await?;
             }
-            audit::security_in(&mut tx, self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "password", "failures": count})).await?;
+            audit::security_in(
+                &mut tx,
+                self,
+                &ctx,
+                "auth.login_failed",
+                "failed",
+                serde_json::json!({"reason": "password", "failures": count}),
+            )
+            .await?;
             if locked {
-                audit::security_in(&mut tx, self, &ctx, "auth.lockout", "locked", serde_json::json!({"until": until.to_string()})).await?;
+                audit::security_in(
+                    &mut tx,
+                    self,
+                    &ctx,
+                    "auth.lockout",
+                    "locked",
+                    serde_json::json!({"until": until.to_string()}),
+                )
+                .await?;
             }
             tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
             return Err(if locked { ServiceError::AccountLocked { until } } else { ServiceError::InvalidCredentials });
@@ -165,7 +183,14 @@ impl Services {
             match req.totp.filter(|c| !c.trim().is_empty()) {
                 Some(code) => {
                     if !check_totp(user.totp_secret.as_deref().unwrap_or_default(), &user.username, code, now) {
-                        audit::security(self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "totp"})).await?;
+                        audit::security(
+                            self,
+                            &ctx,
+                            "auth.login_failed",
+                            "failed",
+                            serde_json::json!({"reason": "totp"}),
+                        )
+                        .await?;
                         return Err(ServiceError::InvalidTotp);
                     }
                 }
@@ -177,7 +202,19 @@ impl Services {
         let csrf = random_token(24);
         let expires_at = now + jiff::SignedDuration::from_hours(self.auth.session_max_hours);
         let mut tx = self.db.begin().await?;
-        sessions::insert(&mut tx, &token_hash(&token), user.id, req.kind.as_str(), &csrf, mfa_pending, &ctx.ip, &truncate(req.user_agent, 300), now, expires_at).await?;
+        sessions::insert(
+            &mut tx,
+            &token_hash(&token),
+            user.id,
+            req.kind.as_str(),
+            &csrf,
+            mfa_pending,
+            &ctx.ip,
+            &truncate(req.user_agent, 300),
+            now,
+            expires_at,
+        )
+        .await?;
         if !mfa_pending {
             users::record_success(&mut tx, user.id, now).await?;
         }
@@ -205,16 +242,33 @@ impl Services {
                 let until = now + jiff::SignedDuration::from_mins(self.auth.lockout_minutes);
                 users::lock_until(&mut tx, user.id, until, now).await?;
                 sessions::revoke(&mut tx, s.id, now).await?;
-                audit::security_in(&mut tx, self, &ctx, "auth.lockout", "locked", serde_json::json!({"until": until.to_string()})).await?;
+                audit::security_in(
+                    &mut tx,
+                    self,
+                    &ctx,
+                    "auth.lockout",
+                    "locked",
+                    serde_json::json!({"until": until.to_string()}),
+                )
+                .await?;
             }
-            audit::security_in(&mut tx, self, &ctx, "auth.login_failed", "failed", serde_json::json!({"reason": "totp"})).await?;
+            audit::security_in(
+                &mut tx,
+                self,
+                &ctx,
+                "auth.login_failed",
+                "failed",
+                serde_json::json!({"reason": "totp"}),
+            )
+            .await?;
             tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
             return Err(ServiceError::InvalidTotp);
         }
         let mut tx = self.db.begin().await?;
         sessions::clear_mfa(&mut tx, s.id).await?;
         users::record_success(&mut tx, user.id, now).await?;
-        audit::security_in(&mut tx, self, &ctx, "auth.login", "ok", serde_json::json!({"kind": "web", "totp": true})).await?;
+        audit::security_in(&mut tx, self, &ctx, "auth.login", "ok", serde_json::json!({"kind": "web", "totp": true}))
+            .await?;
         tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
         Ok(())
     }
@@ -276,7 +330,12 @@ impl Services {
         Ok(p)
     }
 
-    async fn load_principal(&self, conn: &mut waterdesk_store::AnyConnection, user_id: i64, via: AuthVia) -> ServiceResult<Principal> {
+    async fn load_principal(
+        &self,
+        conn: &mut waterdesk_store::AnyConnection,
+        user_id: i64,
+        via: AuthVia,
+    ) -> ServiceResult<Principal> {
         let user = users::get(conn, user_id).await?.ok_or(ServiceError::Unauthenticated)?;
         if user.disabled {
             return Err(ServiceError::AccountDisabled);
@@ -302,7 +361,8 @@ impl Services {
             must_enrol_totp: false,
             totp_enabled: user.totp_enabled,
         };
-        p.must_enrol_totp = self.auth.require_totp_for_admins && p.is_admin() && !user.totp_enabled && via != AuthVia::ApiToken;
+        p.must_enrol_totp =
+            self.auth.require_totp_for_admins && p.is_admin() && !user.totp_enabled && via != AuthVia::ApiToken;
         Ok(p)
     }
 
@@ -313,7 +373,8 @@ impl Services {
         if let Some(sid) = p.session_id {
             sessions::revoke(&mut tx, sid, now).await?;
         }
-        audit::security_in(&mut tx, self, &ctx.clone().for_principal(p), "auth.logout", "ok", serde_json::json!({})).await?;
+        audit::security_in(&mut tx, self, &ctx.clone().for_principal(p), "auth.logout", "ok", serde_json::json!({}))
+            .await?;
         tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
         Ok(())
     }
@@ -328,11 +389,22 @@ impl Services {
         let ctx = ctx.clone().for_principal(p);
         let (o, h) = (old.to_string(), user.password_hash.clone());
         if !blocking(move || verify_password(&o, &h)).await? {
-            audit::security(self, &ctx, "auth.password_change", "failed", serde_json::json!({"reason": "old_password"})).await?;
+            audit::security(
+                self,
+                &ctx,
+                "auth.password_change",
+                "failed",
+                serde_json::json!({"reason": "old_password"}),
+            )
+            .await?;
             return Err(ServiceError::validation("old_password", "wrong_password", "the current password is wrong"));
         }
         if old == new {
-            return Err(ServiceError::validation("new_password", "password_reused", "the new password must differ from the current one"));
+            return Err(ServiceError::validation(
+                "new_password",
+                "password_reused",
+                "the new password must differ from the current one",
+            ));
         }
         self.auth
             .password_policy()
@@ -367,13 +439,23 @@ impl Services {
             let mut conn = self.db.read().await?;
             users::get(&mut conn, p.user_id).await?.ok_or(ServiceError::NotFound { entity: "user" })?
         };
-        let secret = user.totp_secret.ok_or_else(|| ServiceError::validation("totp", "totp_not_started", "start enrolment first"))?;
+        let secret = user
+            .totp_secret
+            .ok_or_else(|| ServiceError::validation("totp", "totp_not_started", "start enrolment first"))?;
         if !check_totp(&secret, &user.username, code, now) {
             return Err(ServiceError::InvalidTotp);
         }
         let mut tx = self.db.begin().await?;
         users::set_totp(&mut tx, p.user_id, Some(&secret), true, now).await?;
-        audit::security_in(&mut tx, self, &ctx.clone().for_principal(p), "auth.totp_enrolled", "ok", serde_json::json!({})).await?;
+        audit::security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "auth.totp_enrolled",
+            "ok",
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
         Ok(())
     }

@@ -7,80 +7,118 @@
 use waterdesk_domain::BuiltinRole;
 use waterdesk_store::units::NewUnit;
 use waterdesk_store::users::NewUser;
-use waterdesk_store::{dicts, params, roles, units, users, StoreError};
+use waterdesk_store::{StoreError, dicts, params, roles, units, users};
 
-use crate::audit::{security_in, AuditCtx};
+use crate::audit::{AuditCtx, security_in};
 use crate::auth::{generate_password, hash_password};
 use crate::{ServiceError, ServiceResult, Services};
 
-/// The built-in dictionaries: (code, 中文名, English name, items as (code, 中文, English)).
-pub const DICTIONARIES: &[(&str, &str, &str, &[(&str, &str, &str)])] = &[
-    ("channel", "反映形式", "Channel", &[
-        ("hotline", "热线电话", "Hotline"),
-        ("wechat", "微信", "WeChat"),
-        ("web", "网站", "Web"),
-        ("app", "手机APP", "Mobile app"),
-        ("sms", "短信", "SMS"),
-        ("email", "电子邮件", "E-mail"),
-        ("walk_in", "来访", "Walk-in"),
-        ("gov_12345", "12345转办", "12345 transfer"),
-    ]),
-    ("source", "反映来源", "Source", &[
-        ("customer", "客户本人", "Customer"),
-        ("gov_12345", "12345政务热线", "12345 government hotline"),
-        ("media", "新闻媒体", "Media"),
-        ("internal", "内部发现", "Internal"),
-        ("other_dept", "其他部门", "Other department"),
-    ]),
-    ("category", "反映类别", "Category", &[
-        ("consultation", "咨询", "Consultation"),
-        ("complaint", "投诉", "Complaint"),
-        ("suggestion", "建议", "Suggestion"),
-        ("repair", "报修", "Repair"),
-        ("praise", "表扬", "Praise"),
-        ("help", "求助", "Help"),
-        ("other", "其他", "Other"),
-    ]),
-    ("order_type", "工单类型", "Order type", &[
-        ("review", "复核单", "Review"),
-        ("meter_replace", "换表单", "Meter replacement"),
-        ("meter_remove", "拆表单", "Meter removal"),
-        ("maintenance", "养护工单", "Maintenance"),
-        ("repair", "报修单", "Repair"),
-        ("complaint", "投诉单", "Complaint"),
-        ("consultation", "咨询单", "Consultation"),
-        ("new_connection", "报装", "New connection"),
-        ("outage", "停水", "Outage"),
-        ("water_quality", "水质", "Water quality"),
-        ("hazard", "隐患", "Hazard"),
-        ("patrol", "巡查", "Patrol"),
-    ]),
-    ("cause", "原因", "Cause", &[
-        ("pipe_burst", "管道爆裂", "Pipe burst"),
-        ("pipe_leak", "管道漏水", "Pipe leak"),
-        ("meter_fault", "水表故障", "Faulty meter"),
-        ("low_pressure", "水压不足", "Low pressure"),
-        ("water_quality", "水质异常", "Water quality issue"),
-        ("billing_dispute", "水费争议", "Billing dispute"),
-        ("planned_outage", "计划停水", "Planned outage"),
-        ("service_attitude", "服务态度", "Service attitude"),
-    ]),
-    ("solution", "处理方式", "Solution", &[
-        ("repaired", "已修复", "Repaired"),
-        ("replaced", "已更换", "Replaced"),
-        ("explained", "已解释说明", "Explained"),
-        ("adjusted", "已调整账务", "Account adjusted"),
-        ("referred", "已转办", "Referred"),
-        ("no_fault", "现场无故障", "No fault found"),
-    ]),
-    ("unit_kind", "单位类型", "Unit kind", &[
-        ("company", "公司", "Company"),
-        ("hotline_centre", "客服热线中心", "Hotline centre"),
-        ("branch", "营业所", "Branch office"),
-        ("station", "管网所", "Network station"),
-        ("meter_station", "水表所", "Meter station"),
-        ("department", "部门", "Department"),
-    ]),
+/// A dictionary item as (code, 中文, English).
+pub type SeedItem = (&'static str, &'static str, &'static str);
+
+/// The built-in dictionaries: (code, 中文名, English name, items).
+pub const DICTIONARIES: &[(&str, &str, &str, &[SeedItem])] = &[
+    (
+        "channel",
+        "反映形式",
+        "Channel",
+        &[
+            ("hotline", "热线电话", "Hotline"),
+            ("wechat", "微信", "WeChat"),
+            ("web", "网站", "Web"),
+            ("app", "手机APP", "Mobile app"),
+            ("sms", "短信", "SMS"),
+            ("email", "电子邮件", "E-mail"),
+            ("walk_in", "来访", "Walk-in"),
+            ("gov_12345", "12345转办", "12345 transfer"),
+        ],
+    ),
+    (
+        "source",
+        "反映来源",
+        "Source",
+        &[
+            ("customer", "客户本人", "Customer"),
+            ("gov_12345", "12345政务热线", "12345 government hotline"),
+            ("media", "新闻媒体", "Media"),
+            ("internal", "内部发现", "Internal"),
+            ("other_dept", "其他部门", "Other department"),
+        ],
+    ),
+    (
+        "category",
+        "反映类别",
+        "Category",
+        &[
+            ("consultation", "咨询", "Consultation"),
+            ("complaint", "投诉", "Complaint"),
+            ("suggestion", "建议", "Suggestion"),
+            ("repair", "报修", "Repair"),
+            ("praise", "表扬", "Praise"),
+            ("help", "求助", "Help"),
+            ("other", "其他", "Other"),
+        ],
+    ),
+    (
+        "order_type",
+        "工单类型",
+        "Order type",
+        &[
+            ("review", "复核单", "Review"),
+            ("meter_replace", "换表单", "Meter replacement"),
+            ("meter_remove", "拆表单", "Meter removal"),
+            ("maintenance", "养护工单", "Maintenance"),
+            ("repair", "报修单", "Repair"),
+            ("complaint", "投诉单", "Complaint"),
+            ("consultation", "咨询单", "Consultation"),
+            ("new_connection", "报装", "New connection"),
+            ("outage", "停水", "Outage"),
+            ("water_quality", "水质", "Water quality"),
+            ("hazard", "隐患", "Hazard"),
+            ("patrol", "巡查", "Patrol"),
+        ],
+    ),
+    (
+        "cause",
+        "原因",
+        "Cause",
+        &[
+            ("pipe_burst", "管道爆裂", "Pipe burst"),
+            ("pipe_leak", "管道漏水", "Pipe leak"),
+            ("meter_fault", "水表故障", "Faulty meter"),
+            ("low_pressure", "水压不足", "Low pressure"),
+            ("water_quality", "水质异常", "Water quality issue"),
+            ("billing_dispute", "水费争议", "Billing dispute"),
+            ("planned_outage", "计划停水", "Planned outage"),
+            ("service_attitude", "服务态度", "Service attitude"),
+        ],
+    ),
+    (
+        "solution",
+        "处理方式",
+        "Solution",
+        &[
+            ("repaired", "已修复", "Repaired"),
+            ("replaced", "已更换", "Replaced"),
+            ("explained", "已解释说明", "Explained"),
+            ("adjusted", "已调整账务", "Account adjusted"),
+            ("referred", "已转办", "Referred"),
+            ("no_fault", "现场无故障", "No fault found"),
+        ],
+    ),
+    (
+        "unit_kind",
+        "单位类型",
+        "Unit kind",
+        &[
+            ("company", "公司", "Company"),
+            ("hotline_centre", "客服热线中心", "Hotline centre"),
+            ("branch", "营业所", "Branch office"),
+            ("station", "管网所", "Network station"),
+            ("meter_station", "水表所", "Meter station"),
+            ("department", "部门", "Department"),
+        ],
+    ),
 ];
 
 /// System parameters with defaults: (key, value, type, 中文说明, English description).
@@ -120,7 +158,14 @@ impl Services {
             if !dicts::type_exists(&mut tx, code).await? {
                 dicts::insert_type(&mut tx, code, zh, en, "", true, now).await?;
                 for (i, (c, z, e)) in items.iter().enumerate() {
-                    let f = dicts::ItemFields { code: c, label_zh: z, label_en: e, parent_code: None, sort_order: (i as i64 + 1) * 10, enabled: true };
+                    let f = dicts::ItemFields {
+                        code: c,
+                        label_zh: z,
+                        label_en: e,
+                        parent_code: None,
+                        sort_order: (i as i64 + 1) * 10,
+                        enabled: true,
+                    };
                     dicts::insert_item(&mut tx, code, &f, now).await?;
                 }
             }
@@ -132,7 +177,19 @@ impl Services {
             Some(u) => u,
             None => {
                 let name = if demo { "示例水务集团" } else { "水务公司" };
-                units::insert(&mut tx, &NewUnit { parent_id: None, code: "root", name, name_en: "Water utility", kind: "company", sort_order: 0 }, now).await?
+                units::insert(
+                    &mut tx,
+                    &NewUnit {
+                        parent_id: None,
+                        code: "root",
+                        name,
+                        name_en: "Water utility",
+                        kind: "company",
+                        sort_order: 0,
+                    },
+                    now,
+                )
+                .await?
             }
         };
         let fresh = users::count(&mut tx).await? == 0;
@@ -143,7 +200,17 @@ impl Services {
             let hash = hash(&pw).await?;
             let id = users::insert(
                 &mut tx,
-                &NewUser { username: "admin", display_name: "系统管理员", unit_id: root.id, kind: "staff", data_scope: "all", phone: "", email: "", password_hash: &hash, must_change_password: true },
+                &NewUser {
+                    username: "admin",
+                    display_name: "系统管理员",
+                    unit_id: root.id,
+                    kind: "staff",
+                    data_scope: "all",
+                    phone: "",
+                    email: "",
+                    password_hash: &hash,
+                    must_change_password: true,
+                },
                 now,
             )
             .await?;
@@ -152,14 +219,29 @@ impl Services {
             report.initial_admin = Some(("admin".into(), pw));
         }
         if fresh {
-            security_in(&mut tx, self, &AuditCtx::cli("bootstrap"), "system.bootstrap", "ok", serde_json::json!({"demo": demo})).await?;
+            security_in(
+                &mut tx,
+                self,
+                &AuditCtx::cli("bootstrap"),
+                "system.bootstrap",
+                "ok",
+                serde_json::json!({"demo": demo}),
+            )
+            .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(report)
     }
 
-    async fn seed_demo(&self, tx: &mut waterdesk_store::Tx, root: i64, now: jiff::Timestamp) -> ServiceResult<Vec<(String, String, String)>> {
-        let mk = |code: &'static str, name: &'static str, en: &'static str, kind: &'static str, order: i64| (code, name, en, kind, order);
+    async fn seed_demo(
+        &self,
+        tx: &mut waterdesk_store::Tx,
+        root: i64,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<Vec<(String, String, String)>> {
+        let mk = |code: &'static str, name: &'static str, en: &'static str, kind: &'static str, order: i64| {
+            (code, name, en, kind, order)
+        };
         let children = [
             mk("hotline", "客服热线中心", "Hotline centre", "hotline_centre", 10),
             mk("branch_east", "城东营业所", "East branch", "branch", 20),
@@ -169,10 +251,27 @@ impl Services {
         ];
         let mut ids = std::collections::HashMap::new();
         for (code, name, en, kind, order) in children {
-            let u = units::insert(tx, &NewUnit { parent_id: Some(root), code, name, name_en: en, kind, sort_order: order }, now).await?;
+            let u = units::insert(
+                tx,
+                &NewUnit { parent_id: Some(root), code, name, name_en: en, kind, sort_order: order },
+                now,
+            )
+            .await?;
             ids.insert(code, u.id);
         }
-        let team = units::insert(tx, &NewUnit { parent_id: Some(ids["network"]), code: "network_team1", name: "抢修一班", name_en: "Repair team 1", kind: "department", sort_order: 10 }, now).await?;
+        let team = units::insert(
+            tx,
+            &NewUnit {
+                parent_id: Some(ids["network"]),
+                code: "network_team1",
+                name: "抢修一班",
+                name_en: "Repair team 1",
+                kind: "department",
+                sort_order: 10,
+            },
+            now,
+        )
+        .await?;
         let people: [(&str, &str, i64, &str, BuiltinRole); 10] = [
             ("admin", "王建国", root, "all", BuiltinRole::Admin),
             ("sysadmin", "周文博", root, "all", BuiltinRole::SysAdmin),
@@ -192,7 +291,17 @@ impl Services {
             let kind = if role == BuiltinRole::Customer { "customer" } else { "staff" };
             let id = users::insert(
                 tx,
-                &NewUser { username, display_name: name, unit_id: unit, kind, data_scope: scope, phone: "", email: "", password_hash: &hash, must_change_password: false },
+                &NewUser {
+                    username,
+                    display_name: name,
+                    unit_id: unit,
+                    kind,
+                    data_scope: scope,
+                    phone: "",
+                    email: "",
+                    password_hash: &hash,
+                    must_change_password: false,
+                },
                 now,
             )
             .await?;

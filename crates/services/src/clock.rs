@@ -27,7 +27,7 @@ impl ManualClock {
 
     pub fn advance(&self, d: jiff::SignedDuration) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *t = *t + d;
+        *t += d;
     }
 
     pub fn set(&self, at: jiff::Timestamp) {

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use waterdesk_store::{events, AnyConnection, Backend, StoreResult};
+use waterdesk_store::{AnyConnection, Backend, StoreResult, events};
 
 /// Channel name used with LISTEN/NOTIFY.
 pub const PG_CHANNEL: &str = "waterdesk_events";

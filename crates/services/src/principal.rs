@@ -46,11 +46,7 @@ impl Principal {
 
     /// Fails with `forbidden` unless the principal holds `permission`.
     pub fn require(&self, permission: &str) -> ServiceResult<()> {
-        if self.has(permission) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden { permission: permission.to_string() })
-        }
+        if self.has(permission) { Ok(()) } else { Err(ServiceError::Forbidden { permission: permission.to_string() }) }
     }
 
     /// Whether any administrative permission is held (for the TOTP requirement).

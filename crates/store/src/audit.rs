@@ -7,10 +7,10 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use waterdesk_domain::audit::{chain_hash, AuditContent, ChainProblem, ChainVerifier};
+use waterdesk_domain::audit::{AuditContent, ChainProblem, ChainVerifier, chain_hash};
 
 use crate::sql::Sql;
-use crate::{t, ts, Db, StoreResult};
+use crate::{Db, StoreResult, t, ts};
 
 /// An entry to append.
 #[derive(Debug, Clone, Default)]

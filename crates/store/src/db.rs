@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor};
 
-use crate::{dialect, StoreError, StoreResult};
+use crate::{StoreError, StoreResult, dialect};
 
 /// A connection from either pool.
 pub type Conn = sqlx::pool::PoolConnection<Any>;
@@ -46,11 +46,11 @@ impl Backend {
 
 /// Hides the password in a database URL for logs and messages.
 pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((auth, host)) = rest.split_once('@') {
-            let user = auth.split(':').next().unwrap_or_default();
-            return format!("{scheme}://{user}:***@{host}");
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((auth, host)) = rest.split_once('@')
+    {
+        let user = auth.split(':').next().unwrap_or_default();
+        return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
 }
@@ -187,15 +187,14 @@ fn sqlite_url(url: &str) -> StoreResult<String> {
     if path.is_empty() {
         return Err(StoreError::UnsupportedUrl(url.to_string()));
     }
-    if path != ":memory:" {
-        if let Some(parent) = Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::Connect {
-                    url: url.to_string(),
-                    reason: format!("cannot create directory {}: {e}", parent.display()),
-                })?;
-            }
-        }
+    if path != ":memory:"
+        && let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| StoreError::Connect {
+            url: url.to_string(),
+            reason: format!("cannot create directory {}: {e}", parent.display()),
+        })?;
     }
     let query = if query.contains("mode=") {
         query.to_string()
@@ -215,7 +214,9 @@ mod tests {
     fn backend_from_url() {
         assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::from_url("postgres://u@h/d").unwrap(), Backend::Postgres);
-        assert!(matches!(Backend::from_url("mysql://u:secret@h/d"), Err(StoreError::UnsupportedUrl(u)) if !u.contains("secret")));
+        assert!(
+            matches!(Backend::from_url("mysql://u:secret@h/d"), Err(StoreError::UnsupportedUrl(u)) if !u.contains("secret"))
+        );
     }
 
     #[test]

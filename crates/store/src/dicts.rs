@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::{flag, t, StoreError, StoreResult};
+use crate::{StoreError, StoreResult, flag, t};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DictType {
@@ -96,7 +96,12 @@ pub struct ItemFields<'a> {
     pub enabled: bool,
 }
 
-pub async fn insert_item(conn: &mut AnyConnection, dict: &str, f: &ItemFields<'_>, now: jiff::Timestamp) -> StoreResult<i64> {
+pub async fn insert_item(
+    conn: &mut AnyConnection,
+    dict: &str,
+    f: &ItemFields<'_>,
+    now: jiff::Timestamp,
+) -> StoreResult<i64> {
     let row = sqlx::query(
         "INSERT INTO dict_items (dict_code, code, label_zh, label_en, parent_code, sort_order, enabled, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
@@ -114,7 +119,12 @@ pub async fn insert_item(conn: &mut AnyConnection, dict: &str, f: &ItemFields<'_
     Ok(row.try_get("id")?)
 }
 
-pub async fn update_item(conn: &mut AnyConnection, id: i64, f: &ItemFields<'_>, now: jiff::Timestamp) -> StoreResult<()> {
+pub async fn update_item(
+    conn: &mut AnyConnection,
+    id: i64,
+    f: &ItemFields<'_>,
+    now: jiff::Timestamp,
+) -> StoreResult<()> {
     let r = sqlx::query(
         "UPDATE dict_items SET label_zh = $1, label_en = $2, parent_code = $3, sort_order = $4, enabled = $5,
             updated_at = $6 WHERE id = $7",

@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use crate::{t, StoreResult};
+use crate::{StoreResult, t};
 
 /// Records an event; returns its id.
 pub async fn insert(

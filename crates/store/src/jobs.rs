@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
-use crate::{dialect, t, ts, ts_opt, Backend, Db, StoreResult};
+use crate::{Backend, Db, StoreResult, dialect, t, ts, ts_opt};
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -194,6 +194,7 @@ pub async fn list(conn: &mut AnyConnection, status: Option<&str>, limit: i64) ->
 
 /// Job counts per status.
 pub async fn counts(conn: &mut AnyConnection) -> StoreResult<Vec<(String, i64)>> {
-    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status").fetch_all(conn).await?;
+    let rows =
+        sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status").fetch_all(conn).await?;
     rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
 }

@@ -24,11 +24,11 @@ pub mod units;
 pub mod users;
 
 pub use db::{Backend, Conn, Db, DbOptions, Tx};
-pub use sqlx::AnyConnection;
 pub use error::{StoreError, StoreResult};
+pub use sqlx::AnyConnection;
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// Reads a timestamp column stored as text.
 pub(crate) fn ts(row: &AnyRow, col: &str) -> StoreResult<jiff::Timestamp> {

@@ -6,7 +6,7 @@
 //! single writer serialises them. A rolled-back transaction gives its number back.
 
 use sqlx::{AnyConnection, Row};
-use waterdesk_domain::numbering::{day_key, DocNumber, NumberKind};
+use waterdesk_domain::numbering::{DocNumber, NumberKind, day_key};
 
 use crate::StoreResult;
 

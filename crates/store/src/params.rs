@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use crate::{t, ts, StoreError, StoreResult};
+use crate::{StoreError, StoreResult, t, ts};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Parameter {
@@ -64,7 +64,7 @@ pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Parameter>> {
 }
 
 pub async fn get(conn: &mut AnyConnection, key: &str) -> StoreResult<Option<Parameter>> {
-    Ok(list_one(conn, key).await?)
+    list_one(conn, key).await
 }
 
 async fn list_one(conn: &mut AnyConnection, key: &str) -> StoreResult<Option<Parameter>> {

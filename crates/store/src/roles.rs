@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::{flag, t, ts, StoreError, StoreResult};
+use crate::{StoreError, StoreResult, flag, t, ts};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Role {
@@ -103,10 +103,12 @@ pub async fn set_permissions(conn: &mut AnyConnection, role_id: i64, perms: &[St
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Role>> {
-    let row = sqlx::query("SELECT id, code, name, name_en, description, builtin, created_at, updated_at FROM roles WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id, code, name, name_en, description, builtin, created_at, updated_at FROM roles WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     match row {
         None => Ok(None),
         Some(r) => {
@@ -127,9 +129,11 @@ pub async fn get_by_code(conn: &mut AnyConnection, code: &str) -> StoreResult<Op
 
 /// All roles with their permissions, by code.
 pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Role>> {
-    let rows = sqlx::query("SELECT id, code, name, name_en, description, builtin, created_at, updated_at FROM roles ORDER BY id")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, code, name, name_en, description, builtin, created_at, updated_at FROM roles ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let mut role = from_row(r)?;
@@ -141,7 +145,11 @@ pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Role>> {
 
 /// How many users hold the role.
 pub async fn holders(conn: &mut AnyConnection, id: i64) -> StoreResult<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1").bind(id).fetch_one(conn).await?.try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM user_roles WHERE role_id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?
+        .try_get("n")?)
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> StoreResult<()> {

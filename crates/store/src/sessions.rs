@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::{flag, t, ts, ts_opt, StoreError, StoreResult};
+use crate::{StoreError, StoreResult, flag, t, ts, ts_opt};
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -119,7 +119,10 @@ pub async fn revoke_all_for_user(
 
 /// Deletes sessions that ended before `before`.
 pub async fn purge(conn: &mut AnyConnection, before: jiff::Timestamp) -> StoreResult<u64> {
-    let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1").bind(t(before)).execute(conn).await?;
+    let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+        .bind(t(before))
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected())
 }
 

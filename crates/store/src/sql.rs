@@ -4,9 +4,9 @@
 //! PostgreSQL rejects; this one numbers placeholders `$1, $2 …` like the static queries.
 //! Only placeholders carry values: the SQL text is assembled from literals in the code.
 
+use sqlx::AssertSqlSafe;
 use sqlx::any::{Any, AnyArguments};
 use sqlx::query::Query;
-use sqlx::AssertSqlSafe;
 
 /// A bound value.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::{flag, t, ts, StoreError, StoreResult};
+use crate::{StoreError, StoreResult, flag, t, ts};
 
 /// A stored unit.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -79,6 +79,7 @@ pub async fn insert(conn: &mut AnyConnection, u: &NewUnit<'_>, now: jiff::Timest
 }
 
 /// Updates name, English name, kind, order and enabled flag.
+#[allow(clippy::too_many_arguments)]
 pub async fn update(
     conn: &mut AnyConnection,
     id: i64,
@@ -128,10 +129,16 @@ pub async fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Unit>> {
 
 /// Number of units and of users directly in a unit, to refuse deleting a used unit.
 pub async fn usage(conn: &mut AnyConnection, id: i64) -> StoreResult<(i64, i64)> {
-    let children: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM units WHERE parent_id = $1").bind(id).fetch_one(&mut *conn).await?.try_get("n")?;
-    let users: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM users WHERE unit_id = $1").bind(id).fetch_one(&mut *conn).await?.try_get("n")?;
+    let children: i64 = sqlx::query("SELECT COUNT(*) AS n FROM units WHERE parent_id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE unit_id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
     Ok((children, users))
 }
 

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::sql::Sql;
-use crate::{dialect, flag, t, ts, ts_opt, Backend, StoreError, StoreResult};
+use crate::{Backend, StoreError, StoreResult, dialect, flag, t, ts, ts_opt};
 
 /// A stored user (staff member, service account or portal customer).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -240,7 +240,12 @@ pub async fn record_failure(
 }
 
 /// Locks a user until the given time.
-pub async fn lock_until(conn: &mut AnyConnection, id: i64, until: jiff::Timestamp, now: jiff::Timestamp) -> StoreResult<()> {
+pub async fn lock_until(
+    conn: &mut AnyConnection,
+    id: i64,
+    until: jiff::Timestamp,
+    now: jiff::Timestamp,
+) -> StoreResult<()> {
     let r = sqlx::query("UPDATE users SET locked_until = $1, updated_at = $2 WHERE id = $3")
         .bind(t(until))
         .bind(t(now))
@@ -252,11 +257,13 @@ pub async fn lock_until(conn: &mut AnyConnection, id: i64, until: jiff::Timestam
 
 pub async fn record_success(conn: &mut AnyConnection, id: i64, now: jiff::Timestamp) -> StoreResult<()> {
     let now = t(now);
-    sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login_at = $1, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login_at = $1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

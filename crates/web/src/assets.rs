@@ -2,7 +2,7 @@
 //! (copied from `node_modules` by build.rs, pinned by the committed package-lock.json).
 
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 struct Asset {
@@ -14,16 +14,30 @@ struct Asset {
 const ASSETS: &[Asset] = &[
     Asset { name: "app.css", mime: "text/css; charset=utf-8", body: include_bytes!("../assets/app.css") },
     Asset { name: "app.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../assets/app.js") },
-    Asset { name: "api-docs.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../assets/api-docs.js") },
-    Asset { name: "vendor/swagger-ui.css", mime: "text/css; charset=utf-8", body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/swagger-ui.css")) },
-    Asset { name: "vendor/swagger-ui-bundle.js", mime: "text/javascript; charset=utf-8", body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/swagger-ui-bundle.js")) },
+    Asset {
+        name: "api-docs.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/api-docs.js"),
+    },
+    Asset {
+        name: "vendor/swagger-ui.css",
+        mime: "text/css; charset=utf-8",
+        body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/swagger-ui.css")),
+    },
+    Asset {
+        name: "vendor/swagger-ui-bundle.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/swagger-ui-bundle.js")),
+    },
 ];
 
 /// Serves `/assets/{*path}`; only the names listed above exist (no file system access,
 /// so no path traversal).
 pub async fn asset(Path(path): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.name == path) {
-        Some(a) => ([(header::CONTENT_TYPE, a.mime), (header::CACHE_CONTROL, "public, max-age=3600")], a.body).into_response(),
+        Some(a) => {
+            ([(header::CONTENT_TYPE, a.mime), (header::CACHE_CONTROL, "public, max-age=3600")], a.body).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

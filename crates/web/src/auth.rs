@@ -36,7 +36,12 @@ pub struct RequestCtx {
 
 impl RequestCtx {
     pub fn audit(&self) -> AuditCtx {
-        let mut a = AuditCtx { ip: self.ip.clone(), method: self.method.clone(), path: self.path.clone(), ..Default::default() };
+        let mut a = AuditCtx {
+            ip: self.ip.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            ..Default::default()
+        };
         if let Some(Ok(p)) = &self.auth {
             a = a.for_principal(p);
         }
@@ -69,7 +74,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 }
 
 fn principal_from(parts: &Parts) -> Result<(Principal, Arc<RequestCtx>), ApiError> {
-    let ctx = parts.extensions.get::<Arc<RequestCtx>>().cloned().ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"))?;
+    let ctx = parts
+        .extensions
+        .get::<Arc<RequestCtx>>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"))?;
     match &ctx.auth {
         Some(Ok(p)) => Ok((p.clone(), ctx.clone())),
         Some(Err(ServiceError::SessionExpired)) => Err(ServiceError::SessionExpired.into()),
@@ -111,10 +120,12 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthAny {
 
 /// Reads a cookie.
 pub fn cookie(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
+    h.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        },
+    )
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path /, Secure when configured.

@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body::Body as _;
 use waterdesk_services::principal::AuthVia;
 
-use crate::auth::{cookie, same_token, RequestCtx, CSRF_COOKIE, SESSION_COOKIE};
-use crate::error::{code_for_status, ErrorBody, ErrorDetail, ErrorInfo};
+use crate::auth::{CSRF_COOKIE, RequestCtx, SESSION_COOKIE, cookie, same_token};
+use crate::error::{ErrorBody, ErrorDetail, ErrorInfo, code_for_status};
 use crate::i18n::Lang;
 use crate::state::AppState;
 
@@ -23,12 +23,11 @@ fn is_unsafe(m: &Method) -> bool {
 }
 
 fn client_ip(req: &Request, trust_xff: bool) -> String {
-    if trust_xff {
-        if let Some(v) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            if let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
-                return first.chars().take(64).collect();
-            }
-        }
+    if trust_xff
+        && let Some(v) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
+        && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+    {
+        return first.chars().take(64).collect();
     }
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
@@ -39,7 +38,8 @@ fn body_params(content_type: &str, bytes: &Bytes) -> serde_json::Value {
         return serde_json::json!({});
     }
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let map: serde_json::Map<String, serde_json::Value> = form_pairs(bytes).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            form_pairs(bytes).into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
         return serde_json::Value::Object(map);
     }
     match serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -48,17 +48,7 @@ fn body_params(content_type: &str, bytes: &Bytes) -> serde_json::Value {
     }
 }
 
-fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    let s = String::from_utf8_lossy(bytes);
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |x: &str| urlencoding::decode(&x.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_default();
-            (dec(k), dec(v))
-        })
-        .collect()
-}
+use crate::pages::form_urlencoded_pairs as form_pairs;
 
 pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -67,13 +57,10 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
     let path = req.uri().path().to_string();
     let is_api = path.starts_with("/api/");
     let ip = client_ip(&req, st.0.settings.trust_forwarded_for);
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_default();
+    let route =
+        req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let request_id =
+        req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string).unwrap_or_default();
     let services = st.services().clone();
 
     // Authenticate: bearer header first, then the session cookie.
@@ -94,14 +81,28 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
 
     // Buffer the body of writes (bounded) for CSRF form fields and the audit log.
     let unsafe_method = is_unsafe(&method);
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let content_type =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let (mut parts, body) = req.into_parts();
     let bytes = if unsafe_method {
         match axum::body::to_bytes(body, st.0.settings.max_body_bytes).await {
             Ok(b) => b,
             Err(_) => {
-                let ctx = Arc::new(RequestCtx { lang, ip, method: method.to_string(), path, is_api, auth: None, login_csrf: None, request_id });
-                return render_error(&ctx, StatusCode::PAYLOAD_TOO_LARGE, ErrorInfo { code: "payload_too_large", field: None, detail: None });
+                let ctx = Arc::new(RequestCtx {
+                    lang,
+                    ip,
+                    method: method.to_string(),
+                    path,
+                    is_api,
+                    auth: None,
+                    login_csrf: None,
+                    request_id,
+                });
+                return render_error(
+                    &ctx,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorInfo { code: "payload_too_large", field: None, detail: None },
+                );
             }
         }
     } else {
@@ -114,12 +115,22 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
     };
     let login_csrf = cookie(&parts.headers, CSRF_COOKIE);
 
-    let ctx = Arc::new(RequestCtx { lang, ip, method: method.to_string(), path: path.clone(), is_api, auth, login_csrf, request_id });
+    let ctx = Arc::new(RequestCtx {
+        lang,
+        ip,
+        method: method.to_string(),
+        path: path.clone(),
+        is_api,
+        auth,
+        login_csrf,
+        request_id,
+    });
 
     // CSRF: cookie-authenticated writes must echo the session's token (header or form
     // field); unauthenticated page forms (sign-in) must echo the pre-session cookie.
     if unsafe_method && bearer.is_none() {
-        let presented = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(form_csrf);
+        let presented =
+            parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(form_csrf);
         let ok = match ctx.principal() {
             Some(p) if p.via == AuthVia::Cookie => presented.as_deref().is_some_and(|t| same_token(t, &p.csrf_token)),
             _ if is_api => true,
@@ -130,9 +141,15 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         };
         if !ok {
             let audit = ctx.audit();
-            let _ = services.audit_http(&audit, waterdesk_services::audit::redact(body_params(&content_type, &bytes)), 403).await;
+            let _ = services
+                .audit_http(&audit, waterdesk_services::audit::redact(body_params(&content_type, &bytes)), 403)
+                .await;
             metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route, "status" => "403").increment(1);
-            return render_error(&ctx, StatusCode::FORBIDDEN, ErrorInfo { code: "csrf_failed", field: None, detail: None });
+            return render_error(
+                &ctx,
+                StatusCode::FORBIDDEN,
+                ErrorInfo { code: "csrf_failed", field: None, detail: None },
+            );
         }
     }
 
@@ -155,7 +172,8 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
     }
 
     metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.as_u16().to_string()).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+        .record(started.elapsed().as_secs_f64());
 
     if let Some(info) = info {
         return render_error(&ctx, status, info);
@@ -175,7 +193,8 @@ pub fn render_error(ctx: &RequestCtx, status: StatusCode, info: ErrorInfo) -> Re
                 let next = urlencoding::encode(&ctx.path).into_owned();
                 let mut r = Redirect::to(&format!("/login?next={next}&reason={}", info.code)).into_response();
                 // A stale cookie would be sent again and again; drop it.
-                if let Ok(v) = HeaderValue::from_str(&crate::auth::set_cookie(SESSION_COOKIE, "", Some(0), false, true)) {
+                if let Ok(v) = HeaderValue::from_str(&crate::auth::set_cookie(SESSION_COOKIE, "", Some(0), false, true))
+                {
                     r.headers_mut().append(header::SET_COOKIE, v);
                 }
                 return r;
@@ -184,7 +203,12 @@ pub fn render_error(ctx: &RequestCtx, status: StatusCode, info: ErrorInfo) -> Re
             "totp_enrolment_required" => return Redirect::to("/account/totp").into_response(),
             _ => {}
         }
-        let page = crate::pages::ErrorPage { lang: ctx.lang, status: status.as_u16(), message, detail: info.detail.clone().unwrap_or_default() };
+        let page = crate::pages::ErrorPage {
+            lang: ctx.lang,
+            status: status.as_u16(),
+            message,
+            detail: info.detail.clone().unwrap_or_default(),
+        };
         let mut r = crate::pages::html(&page);
         *r.status_mut() = status;
         return r;

@@ -76,7 +76,9 @@ impl From<ServiceError> for ApiError {
         }
         let code = e.code();
         let (field, detail) = match &e {
-            ServiceError::Validation { field, detail, code } => (Some(field.clone()), Some(format!("{code}: {detail}"))),
+            ServiceError::Validation { field, detail, code } => {
+                (Some(field.clone()), Some(format!("{code}: {detail}")))
+            }
             ServiceError::Forbidden { permission } => (None, Some(format!("permission {permission} required"))),
             ServiceError::AccountLocked { until } => (None, Some(format!("locked until {until}"))),
             ServiceError::NotFound { entity } | ServiceError::Duplicate { entity } | ServiceError::InUse { entity } => {

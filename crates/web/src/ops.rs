@@ -1,7 +1,7 @@
 //! Operations endpoints (R-INT-04): liveness, readiness, Prometheus metrics, OpenAPI.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
@@ -14,10 +14,18 @@ pub async fn healthz() -> &'static str {
 /// Readiness: the database answers.
 pub async fn readyz(State(st): State<AppState>) -> Response {
     match st.services().db.ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ready", "database": st.services().db.backend().name()}))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ready", "database": st.services().db.backend().name()})),
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+            )
+                .into_response()
         }
     }
 }

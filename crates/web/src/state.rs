@@ -18,7 +18,11 @@ pub struct WebSettings {
 
 impl Default for WebSettings {
     fn default() -> Self {
-        WebSettings { max_body_bytes: 2 * 1024 * 1024, request_timeout: Duration::from_secs(30), trust_forwarded_for: false }
+        WebSettings {
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            trust_forwarded_for: false,
+        }
     }
 }
 
@@ -34,7 +38,11 @@ pub struct Inner {
 pub struct AppState(pub Arc<Inner>);
 
 impl AppState {
-    pub fn new(services: Services, settings: WebSettings, metrics: Option<metrics_exporter_prometheus::PrometheusHandle>) -> Self {
+    pub fn new(
+        services: Services,
+        settings: WebSettings,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Self {
         AppState(Arc::new(Inner { services, settings, metrics, openapi_json: std::sync::OnceLock::new() }))
     }
 

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use waterdesk_services::admin::{CreatedToken, DictItemInput, NewUserInput, RoleInput, UnitInput, UserUpdate, UserView};
+use waterdesk_services::admin::{
+    CreatedToken, DictItemInput, NewUserInput, RoleInput, UnitInput, UserUpdate, UserView,
+};
 use waterdesk_store::dicts::{DictItem, DictType};
 use waterdesk_store::params::Parameter;
 use waterdesk_store::roles::Role;
@@ -66,26 +68,43 @@ async fn list_units(State(st): State<AppState>, Auth(p, _): Auth) -> Result<axum
 /// Create a unit.
 #[utoipa::path(post, path = "/units", tag = "admin", request_body = UnitInput,
     responses((status = 201, body = Unit), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_unit(State(st): State<AppState>, Auth(p, ctx): Auth, Json(b): Json<UnitInput>) -> Result<(StatusCode, axum::Json<Unit>), ApiError> {
+async fn create_unit(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Json(b): Json<UnitInput>,
+) -> Result<(StatusCode, axum::Json<Unit>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(st.services().unit_create(&p, &b, &ctx.audit()).await?)))
 }
 
 #[utoipa::path(get, path = "/units/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = Unit), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_unit(State(st): State<AppState>, Auth(p, _): Auth, Path(id): Path<i64>) -> Result<axum::Json<Unit>, ApiError> {
+async fn get_unit(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Unit>, ApiError> {
     Ok(axum::Json(st.services().unit_get(&p, id).await?))
 }
 
 /// Update a unit (the code and parent stay).
 #[utoipa::path(put, path = "/units/{id}", tag = "admin", params(("id" = i64, Path)), request_body = UnitInput,
     responses((status = 200, body = Unit), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn update_unit(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Json(b): Json<UnitInput>) -> Result<axum::Json<Unit>, ApiError> {
+async fn update_unit(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<UnitInput>,
+) -> Result<axum::Json<Unit>, ApiError> {
     Ok(axum::Json(st.services().unit_update(&p, id, &b, &ctx.audit()).await?))
 }
 
 /// Delete an empty unit (no sub-units, no users).
 #[utoipa::path(delete, path = "/units/{id}", tag = "admin", params(("id" = i64, Path)),
     responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_unit(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_unit(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     st.services().unit_delete(&p, id, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -108,7 +127,11 @@ pub struct UserQuery {
 
 /// Users visible in the caller's data scope, paged by id.
 #[utoipa::path(get, path = "/users", tag = "admin", params(UserQuery), responses((status = 200, body = Items<UserView>)), security(("bearer" = [])))]
-async fn list_users(State(st): State<AppState>, Auth(p, _): Auth, Query(q): Query<UserQuery>) -> Result<axum::Json<Items<UserView>>, ApiError> {
+async fn list_users(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Query(q): Query<UserQuery>,
+) -> Result<axum::Json<Items<UserView>>, ApiError> {
     let limit = super::limit_or_default(q.limit);
     let f = UserFilter { q: q.q, unit_id: q.unit_id, role_code: q.role, kind: q.kind, after_id: q.after, limit };
     let items = st.services().users_list(&p, &f).await?;
@@ -127,19 +150,32 @@ pub struct CreatedUser {
 /// Create a user. Roles need `security.user.grant`.
 #[utoipa::path(post, path = "/users", tag = "admin", request_body = NewUserInput,
     responses((status = 201, body = CreatedUser), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_user(State(st): State<AppState>, Auth(p, ctx): Auth, Json(b): Json<NewUserInput>) -> Result<(StatusCode, axum::Json<CreatedUser>), ApiError> {
+async fn create_user(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Json(b): Json<NewUserInput>,
+) -> Result<(StatusCode, axum::Json<CreatedUser>), ApiError> {
     let (user, initial_password) = st.services().user_create(&p, &b, &ctx.audit()).await?;
     Ok((StatusCode::CREATED, axum::Json(CreatedUser { user, initial_password })))
 }
 
 #[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_user(State(st): State<AppState>, Auth(p, _): Auth, Path(id): Path<i64>) -> Result<axum::Json<UserView>, ApiError> {
+async fn get_user(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<UserView>, ApiError> {
     Ok(axum::Json(st.services().user_get(&p, id).await?))
 }
 
 #[utoipa::path(put, path = "/users/{id}", tag = "admin", params(("id" = i64, Path)), request_body = UserUpdate,
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn update_user(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Json(b): Json<UserUpdate>) -> Result<axum::Json<UserView>, ApiError> {
+async fn update_user(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<UserUpdate>,
+) -> Result<axum::Json<UserView>, ApiError> {
     Ok(axum::Json(st.services().user_update(&p, id, &b, &ctx.audit()).await?))
 }
 
@@ -152,13 +188,22 @@ pub struct RolesBody {
 /// Replace a user's roles (security administrator).
 #[utoipa::path(put, path = "/users/{id}/roles", tag = "admin", params(("id" = i64, Path)), request_body = RolesBody,
     responses((status = 200, body = UserView), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn set_user_roles(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Json(b): Json<RolesBody>) -> Result<axum::Json<UserView>, ApiError> {
+async fn set_user_roles(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<RolesBody>,
+) -> Result<axum::Json<UserView>, ApiError> {
     Ok(axum::Json(st.services().user_set_roles(&p, id, &b.roles, &ctx.audit()).await?))
 }
 
 /// Unlock a user locked by failed sign-ins.
 #[utoipa::path(post, path = "/users/{id}/unlock", tag = "admin", params(("id" = i64, Path)), responses((status = 204)), security(("bearer" = [])))]
-async fn unlock_user(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn unlock_user(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     st.services().user_unlock(&p, id, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -179,14 +224,23 @@ pub struct ResetResponse {
 /// Reset a user's password; their sessions end.
 #[utoipa::path(post, path = "/users/{id}/reset-password", tag = "admin", params(("id" = i64, Path)), request_body = ResetBody,
     responses((status = 200, body = ResetResponse)), security(("bearer" = [])))]
-async fn reset_user_password(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Json(b): Json<ResetBody>) -> Result<axum::Json<ResetResponse>, ApiError> {
+async fn reset_user_password(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<ResetBody>,
+) -> Result<axum::Json<ResetResponse>, ApiError> {
     let password = st.services().user_reset_password(&p, id, b.password.as_deref(), &ctx.audit()).await?;
     Ok(axum::Json(ResetResponse { password }))
 }
 
 /// Integration tokens of a service account.
 #[utoipa::path(get, path = "/users/{id}/tokens", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = Items<ApiToken>)), security(("bearer" = [])))]
-async fn list_tokens(State(st): State<AppState>, Auth(p, _): Auth, Path(id): Path<i64>) -> Result<axum::Json<Items<ApiToken>>, ApiError> {
+async fn list_tokens(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Items<ApiToken>>, ApiError> {
     Ok(Items::all(st.services().tokens_list(&p, id).await?))
 }
 
@@ -202,14 +256,23 @@ pub struct TokenBody {
 /// Issue an integration token (shown once) for a service account.
 #[utoipa::path(post, path = "/users/{id}/tokens", tag = "admin", params(("id" = i64, Path)), request_body = TokenBody,
     responses((status = 201, body = CreatedToken), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_token(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Json(b): Json<TokenBody>) -> Result<(StatusCode, axum::Json<CreatedToken>), ApiError> {
+async fn create_token(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<TokenBody>,
+) -> Result<(StatusCode, axum::Json<CreatedToken>), ApiError> {
     let t = st.services().token_create(&p, id, &b.name, &b.scopes, b.expires_at, &ctx.audit()).await?;
     Ok((StatusCode::CREATED, axum::Json(t)))
 }
 
 /// Revoke an integration token.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn revoke_token(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn revoke_token(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     st.services().token_revoke(&p, id, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -223,24 +286,41 @@ async fn list_roles(State(st): State<AppState>, Auth(p, _): Auth) -> Result<axum
 
 #[utoipa::path(post, path = "/roles", tag = "admin", request_body = RoleInput,
     responses((status = 201, body = Role), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_role(State(st): State<AppState>, Auth(p, ctx): Auth, Json(b): Json<RoleInput>) -> Result<(StatusCode, axum::Json<Role>), ApiError> {
+async fn create_role(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Json(b): Json<RoleInput>,
+) -> Result<(StatusCode, axum::Json<Role>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(st.services().role_create(&p, &b, &ctx.audit()).await?)))
 }
 
 #[utoipa::path(get, path = "/roles/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 200, body = Role), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_role(State(st): State<AppState>, Auth(p, _): Auth, Path(id): Path<i64>) -> Result<axum::Json<Role>, ApiError> {
+async fn get_role(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<Role>, ApiError> {
     Ok(axum::Json(st.services().role_get(&p, id).await?))
 }
 
 #[utoipa::path(put, path = "/roles/{id}", tag = "admin", params(("id" = i64, Path)), request_body = RoleInput,
     responses((status = 200, body = Role), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn update_role(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Json(b): Json<RoleInput>) -> Result<axum::Json<Role>, ApiError> {
+async fn update_role(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<RoleInput>,
+) -> Result<axum::Json<Role>, ApiError> {
     Ok(axum::Json(st.services().role_update(&p, id, &b, &ctx.audit()).await?))
 }
 
 /// Delete a custom role that nobody holds.
 #[utoipa::path(delete, path = "/roles/{id}", tag = "admin", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_role(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_role(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     st.services().role_delete(&p, id, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -256,7 +336,12 @@ pub struct PermissionView {
 #[utoipa::path(get, path = "/permissions", tag = "admin", responses((status = 200, body = Items<PermissionView>)), security(("bearer" = [])))]
 async fn list_permissions(Auth(p, _): Auth) -> Result<axum::Json<Items<PermissionView>>, ApiError> {
     p.require(waterdesk_domain::permissions::perm::SECURITY_ROLE_READ).map_err(ApiError::from)?;
-    Ok(Items::all(waterdesk_domain::permissions::ALL.iter().map(|d| PermissionView { code: d.code, zh: d.zh, en: d.en }).collect()))
+    Ok(Items::all(
+        waterdesk_domain::permissions::ALL
+            .iter()
+            .map(|d| PermissionView { code: d.code, zh: d.zh, en: d.en })
+            .collect(),
+    ))
 }
 
 // ---- dictionaries --------------------------------------------------------------------
@@ -275,19 +360,34 @@ pub struct ItemsQuery {
 
 #[utoipa::path(get, path = "/dicts/{code}/items", tag = "admin", params(("code" = String, Path), ItemsQuery),
     responses((status = 200, body = Items<DictItem>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_dict_items(State(st): State<AppState>, Auth(p, _): Auth, Path(code): Path<String>, Query(q): Query<ItemsQuery>) -> Result<axum::Json<Items<DictItem>>, ApiError> {
+async fn list_dict_items(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(code): Path<String>,
+    Query(q): Query<ItemsQuery>,
+) -> Result<axum::Json<Items<DictItem>>, ApiError> {
     Ok(Items::all(st.services().dict_items(&p, &code, q.include_disabled).await?))
 }
 
 #[utoipa::path(post, path = "/dicts/{code}/items", tag = "admin", params(("code" = String, Path)), request_body = DictItemInput,
     responses((status = 201, body = DictItem), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_dict_item(State(st): State<AppState>, Auth(p, ctx): Auth, Path(code): Path<String>, Json(b): Json<DictItemInput>) -> Result<(StatusCode, axum::Json<DictItem>), ApiError> {
+async fn create_dict_item(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(code): Path<String>,
+    Json(b): Json<DictItemInput>,
+) -> Result<(StatusCode, axum::Json<DictItem>), ApiError> {
     Ok((StatusCode::CREATED, axum::Json(st.services().dict_item_create(&p, &code, &b, &ctx.audit()).await?)))
 }
 
 #[utoipa::path(put, path = "/dicts/{code}/items/{id}", tag = "admin", params(("code" = String, Path), ("id" = i64, Path)), request_body = DictItemInput,
     responses((status = 200, body = DictItem), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn update_dict_item(State(st): State<AppState>, Auth(p, ctx): Auth, Path((code, id)): Path<(String, i64)>, Json(b): Json<DictItemInput>) -> Result<axum::Json<DictItem>, ApiError> {
+async fn update_dict_item(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path((code, id)): Path<(String, i64)>,
+    Json(b): Json<DictItemInput>,
+) -> Result<axum::Json<DictItem>, ApiError> {
     Ok(axum::Json(st.services().dict_item_update(&p, &code, id, &b, &ctx.audit()).await?))
 }
 
@@ -306,6 +406,11 @@ pub struct ParamBody {
 
 #[utoipa::path(put, path = "/params/{key}", tag = "admin", params(("key" = String, Path)), request_body = ParamBody,
     responses((status = 200, body = Parameter), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn set_param(State(st): State<AppState>, Auth(p, ctx): Auth, Path(key): Path<String>, Json(b): Json<ParamBody>) -> Result<axum::Json<Parameter>, ApiError> {
+async fn set_param(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(key): Path<String>,
+    Json(b): Json<ParamBody>,
+) -> Result<axum::Json<Parameter>, ApiError> {
     Ok(axum::Json(st.services().param_set(&p, &key, &b.value, &ctx.audit()).await?))
 }

@@ -42,9 +42,21 @@ pub struct AuditPage {
 /// Search the audit log, newest first.
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn search_audit(State(st): State<AppState>, Auth(p, _): Auth, Query(q): Query<AuditQuery>) -> Result<axum::Json<AuditPage>, ApiError> {
+async fn search_audit(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Query(q): Query<AuditQuery>,
+) -> Result<axum::Json<AuditPage>, ApiError> {
     let limit = super::limit_or_default(q.limit);
-    let f = AuditFilter { username: q.username, ip: q.ip, event_type: q.event_type, from: q.from, to: q.to, before_seq: q.before, limit };
+    let f = AuditFilter {
+        username: q.username,
+        ip: q.ip,
+        event_type: q.event_type,
+        from: q.from,
+        to: q.to,
+        before_seq: q.before,
+        limit,
+    };
     let items = st.services().audit_search(&p, &f).await?;
     let next_before = (items.len() as i64 == limit).then(|| items.last().map(|e| e.seq)).flatten();
     Ok(axum::Json(AuditPage { items, next_before }))
@@ -67,7 +79,11 @@ pub struct JobsPage {
 
 /// Background jobs, newest first, with counts per status.
 #[utoipa::path(get, path = "/jobs", tag = "system", params(JobsQuery), responses((status = 200, body = JobsPage)), security(("bearer" = [])))]
-async fn list_jobs(State(st): State<AppState>, Auth(p, _): Auth, Query(q): Query<JobsQuery>) -> Result<axum::Json<JobsPage>, ApiError> {
+async fn list_jobs(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Query(q): Query<JobsQuery>,
+) -> Result<axum::Json<JobsPage>, ApiError> {
     let (items, counts) = st.services().jobs_list(&p, q.status.as_deref(), super::limit_or_default(q.limit)).await?;
     Ok(axum::Json(JobsPage { items, counts }))
 }

@@ -44,8 +44,18 @@ pub struct LoginResponse {
 /// Sign in; returns a bearer token for the whole API.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 423, description = "account locked", body = ErrorBody)))]
-async fn login(State(st): State<AppState>, ctx: Ctx, Json(b): Json<LoginBody>) -> Result<axum::Json<LoginResponse>, ApiError> {
-    let req = LoginRequest { username: &b.username, password: &b.password, totp: b.totp.as_deref(), kind: SessionKind::Api, user_agent: "" };
+async fn login(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Json(b): Json<LoginBody>,
+) -> Result<axum::Json<LoginResponse>, ApiError> {
+    let req = LoginRequest {
+        username: &b.username,
+        password: &b.password,
+        totp: b.totp.as_deref(),
+        kind: SessionKind::Api,
+        user_agent: "",
+    };
     let s = st.services().login(&req, &ctx.0.audit()).await?;
     Ok(axum::Json(LoginResponse { token: s.token, token_type: "Bearer", expires_at: s.expires_at }))
 }
@@ -98,7 +108,11 @@ pub struct PasswordBody {
 /// Change your own password (other sessions end).
 #[utoipa::path(post, path = "/me/password", tag = "auth", request_body = PasswordBody,
     responses((status = 204), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn change_password(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Json(b): Json<PasswordBody>) -> Result<StatusCode, ApiError> {
+async fn change_password(
+    State(st): State<AppState>,
+    AuthAny(p, ctx): AuthAny,
+    Json(b): Json<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
     st.services().change_password(&p, &b.old_password, &b.new_password, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -126,7 +140,11 @@ pub struct TotpConfirm {
 /// Confirm TOTP enrolment with a current code.
 #[utoipa::path(post, path = "/me/totp/confirm", tag = "auth", request_body = TotpConfirm,
     responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
-async fn confirm_totp(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Json(b): Json<TotpConfirm>) -> Result<impl IntoResponse, ApiError> {
+async fn confirm_totp(
+    State(st): State<AppState>,
+    AuthAny(p, ctx): AuthAny,
+    Json(b): Json<TotpConfirm>,
+) -> Result<impl IntoResponse, ApiError> {
     st.services().totp_confirm(&p, &b.totp, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
-use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,7 +38,10 @@ pub fn visible(p: &Principal, topic: &str) -> bool {
 /// Live events for the caller (`text/event-stream`): each SSE message has the event kind
 /// as its `event` and the event as JSON `data`.
 #[utoipa::path(get, path = "/events/stream", tag = "system", responses((status = 200, content_type = "text/event-stream", description = "event stream")), security(("bearer" = [])))]
-async fn stream_events(State(st): State<AppState>, Auth(p, _): Auth) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn stream_events(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = st.services().events.subscribe();
     let stream = BroadcastStream::new(rx).filter_map(move |r: Result<Event, _>| {
         let e = r.ok()?;
@@ -65,7 +68,11 @@ pub struct AnnouncementCreated {
 /// Broadcast an announcement to every signed-in user.
 #[utoipa::path(post, path = "/announcements", tag = "system", request_body = AnnouncementBody,
     responses((status = 202, body = AnnouncementCreated), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_announcement(State(st): State<AppState>, Auth(p, ctx): Auth, Json(b): Json<AnnouncementBody>) -> Result<(StatusCode, axum::Json<AnnouncementCreated>), ApiError> {
+async fn create_announcement(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Json(b): Json<AnnouncementBody>,
+) -> Result<(StatusCode, axum::Json<AnnouncementCreated>), ApiError> {
     let event_id = st.services().announce(&p, &b.message, &ctx.audit()).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(AnnouncementCreated { event_id })))
 }

@@ -2,14 +2,14 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use waterdesk_domain::permissions::{self, perm};
-use waterdesk_services::auth::{LoginRequest, SessionKind};
 use waterdesk_services::ServiceError;
+use waterdesk_services::auth::{LoginRequest, SessionKind};
 
-use super::{after_form, html, FlashQuery, Layout, RawForm};
-use crate::auth::{set_cookie, Auth, AuthAny, Ctx, CSRF_COOKIE, SESSION_COOKIE};
+use super::{FlashQuery, Layout, RawForm, after_form, html};
+use crate::auth::{Auth, AuthAny, CSRF_COOKIE, Ctx, SESSION_COOKIE, set_cookie};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::i18n::Lang;
@@ -47,7 +47,15 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-fn login_response(lang: Lang, ctx_csrf: Option<&str>, next: &str, error: String, username: String, totp_step: bool, secure: bool) -> Response {
+fn login_response(
+    lang: Lang,
+    ctx_csrf: Option<&str>,
+    next: &str,
+    error: String,
+    username: String,
+    totp_step: bool,
+    secure: bool,
+) -> Response {
     // Reuse the pre-session CSRF cookie if there is one, else set a fresh one.
     let csrf = ctx_csrf.map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let page = LoginPage { lang, csrf: csrf.clone(), next: safe_next(next), error, username, totp_step };
@@ -66,33 +74,62 @@ pub async fn login_page(State(st): State<AppState>, ctx: Ctx, Query(q): Query<Lo
         Some("session_expired") => ctx.0.lang.t("error.session_expired").to_string(),
         _ => String::new(),
     };
-    login_response(ctx.0.lang, ctx.0.login_csrf.as_deref(), q.next.as_deref().unwrap_or("/"), error, String::new(), false, st.services().auth.secure_cookies)
+    login_response(
+        ctx.0.lang,
+        ctx.0.login_csrf.as_deref(),
+        q.next.as_deref().unwrap_or("/"),
+        error,
+        String::new(),
+        false,
+        st.services().auth.secure_cookies,
+    )
 }
 
 fn session_cookie(token: &str, st: &AppState) -> HeaderValue {
     let max = st.services().auth.session_max_hours * 3600;
-    HeaderValue::from_str(&set_cookie(SESSION_COOKIE, token, Some(max), st.services().auth.secure_cookies, true)).unwrap_or(HeaderValue::from_static(""))
+    HeaderValue::from_str(&set_cookie(SESSION_COOKIE, token, Some(max), st.services().auth.secure_cookies, true))
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 pub async fn login_submit(State(st): State<AppState>, ctx: Ctx, form: RawForm) -> Response {
     let lang = ctx.0.lang;
     let ua = String::new();
-    let req = LoginRequest { username: form.get("username"), password: form.get("password"), totp: None, kind: SessionKind::Web, user_agent: &ua };
+    let req = LoginRequest {
+        username: form.get("username"),
+        password: form.get("password"),
+        totp: None,
+        kind: SessionKind::Web,
+        user_agent: &ua,
+    };
     let secure = st.services().auth.secure_cookies;
     match st.services().login(&req, &ctx.0.audit()).await {
         Ok(s) => {
-            let to = if s.mfa_pending { format!("/login/totp?next={}", urlencoding::encode(&safe_next(form.get("next")))) } else { safe_next(form.get("next")) };
+            let to = if s.mfa_pending {
+                format!("/login/totp?next={}", urlencoding::encode(&safe_next(form.get("next"))))
+            } else {
+                safe_next(form.get("next"))
+            };
             let mut r = Redirect::to(&to).into_response();
             r.headers_mut().append(header::SET_COOKIE, session_cookie(&s.token, &st));
             r
         }
         Err(e) => {
             let msg = match &e {
-                ServiceError::AccountLocked { until } => format!("{} ({})", lang.t("error.account_locked"), super::fmt_local(*until, &st.services().tz)),
+                ServiceError::AccountLocked { until } => {
+                    format!("{} ({})", lang.t("error.account_locked"), super::fmt_local(*until, &st.services().tz))
+                }
                 ServiceError::Store(_) | ServiceError::Internal(_) => return ApiError::from(e).into_response(),
                 other => lang.t(&format!("error.{}", other.code())).to_string(),
             };
-            let mut r = login_response(lang, ctx.0.login_csrf.as_deref(), form.get("next"), msg, form.get("username").to_string(), false, secure);
+            let mut r = login_response(
+                lang,
+                ctx.0.login_csrf.as_deref(),
+                form.get("next"),
+                msg,
+                form.get("username").to_string(),
+                false,
+                secure,
+            );
             *r.status_mut() = crate::error::status_of(&e);
             r
         }
@@ -100,10 +137,23 @@ pub async fn login_submit(State(st): State<AppState>, ctx: Ctx, form: RawForm) -
 }
 
 pub async fn totp_login_page(State(st): State<AppState>, ctx: Ctx, Query(q): Query<LoginQuery>) -> Response {
-    login_response(ctx.0.lang, ctx.0.login_csrf.as_deref(), q.next.as_deref().unwrap_or("/"), String::new(), String::new(), true, st.services().auth.secure_cookies)
+    login_response(
+        ctx.0.lang,
+        ctx.0.login_csrf.as_deref(),
+        q.next.as_deref().unwrap_or("/"),
+        String::new(),
+        String::new(),
+        true,
+        st.services().auth.secure_cookies,
+    )
 }
 
-pub async fn totp_login_submit(State(st): State<AppState>, ctx: Ctx, headers: axum::http::HeaderMap, form: RawForm) -> Response {
+pub async fn totp_login_submit(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    headers: axum::http::HeaderMap,
+    form: RawForm,
+) -> Response {
     let lang = ctx.0.lang;
     let Some(token) = crate::auth::cookie(&headers, SESSION_COOKIE) else {
         return Redirect::to("/login").into_response();
@@ -113,7 +163,15 @@ pub async fn totp_login_submit(State(st): State<AppState>, ctx: Ctx, headers: ax
         Err(ServiceError::Unauthenticated) => Redirect::to("/login").into_response(),
         Err(e) => {
             let msg = lang.t(&format!("error.{}", e.code())).to_string();
-            let mut r = login_response(lang, ctx.0.login_csrf.as_deref(), form.get("next"), msg, String::new(), true, st.services().auth.secure_cookies);
+            let mut r = login_response(
+                lang,
+                ctx.0.login_csrf.as_deref(),
+                form.get("next"),
+                msg,
+                String::new(),
+                true,
+                st.services().auth.secure_cookies,
+            );
             *r.status_mut() = crate::error::status_of(&e);
             r
         }
@@ -123,7 +181,9 @@ pub async fn totp_login_submit(State(st): State<AppState>, ctx: Ctx, headers: ax
 pub async fn logout(State(st): State<AppState>, AuthAny(p, ctx): AuthAny) -> Result<Response, ApiError> {
     st.services().logout(&p, &ctx.audit()).await?;
     let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", Some(0), st.services().auth.secure_cookies, true)) {
+    if let Ok(v) =
+        HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", Some(0), st.services().auth.secure_cookies, true))
+    {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(r)
@@ -154,12 +214,19 @@ pub struct DashboardPage {
     can_announce: bool,
 }
 
-pub async fn dashboard(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+pub async fn dashboard(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     let layout = Layout::new(&st, &p, &ctx, "dash.title", &f).await;
     let lang = ctx.lang;
     let unit_name = {
         let mut c = st.services().db.read().await?;
-        waterdesk_store::units::get(&mut c, p.unit_id).await?.map(|u| if lang == Lang::En && !u.name_en.is_empty() { u.name_en } else { u.name }).unwrap_or_default()
+        waterdesk_store::units::get(&mut c, p.unit_id)
+            .await?
+            .map(|u| if lang == Lang::En && !u.name_en.is_empty() { u.name_en } else { u.name })
+            .unwrap_or_default()
     };
     let all_roles = {
         let mut c = st.services().db.read().await?;
@@ -168,14 +235,27 @@ pub async fn dashboard(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f):
     let roles = p
         .roles
         .iter()
-        .map(|code| all_roles.iter().find(|r| &r.code == code).map(|r| if lang == Lang::En { r.name_en.clone() } else { r.name.clone() }).unwrap_or(code.clone()))
+        .map(|code| {
+            all_roles
+                .iter()
+                .find(|r| &r.code == code)
+                .map(|r| if lang == Lang::En { r.name_en.clone() } else { r.name.clone() })
+                .unwrap_or(code.clone())
+        })
         .collect();
     let perms = permissions::ALL
         .iter()
         .filter(|d| p.has(d.code))
         .map(|d| (d.code.to_string(), if lang == Lang::En { d.en.to_string() } else { d.zh.to_string() }))
         .collect();
-    Ok(html(&DashboardPage { layout, name: p.display_name.clone(), unit_name, roles, perms, can_announce: p.has(perm::ADMIN_ANNOUNCE) }))
+    Ok(html(&DashboardPage {
+        layout,
+        name: p.display_name.clone(),
+        unit_name,
+        roles,
+        perms,
+        can_announce: p.has(perm::ADMIN_ANNOUNCE),
+    }))
 }
 
 pub async fn announce(State(st): State<AppState>, Auth(p, ctx): Auth, form: RawForm) -> Result<Response, ApiError> {
@@ -191,15 +271,27 @@ pub struct PasswordPage {
     policy: String,
 }
 
-pub async fn password_page(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+pub async fn password_page(
+    State(st): State<AppState>,
+    AuthAny(p, ctx): AuthAny,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     let layout = Layout::new(&st, &p, &ctx, "password.title", &f).await;
     let policy = ctx.lang.t("password.policy").replace("{n}", &st.services().auth.password_min_length.to_string());
     Ok(html(&PasswordPage { layout, must_change: p.must_change_password, policy }))
 }
 
-pub async fn password_submit(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, form: RawForm) -> Result<Response, ApiError> {
+pub async fn password_submit(
+    State(st): State<AppState>,
+    AuthAny(p, ctx): AuthAny,
+    form: RawForm,
+) -> Result<Response, ApiError> {
     if form.get("new_password") != form.get("new_password_confirm") {
-        return after_form::<()>("/account/password", Err(ServiceError::validation("new_password_confirm", "mismatch", ctx.lang.t("password.mismatch"))), "");
+        return after_form::<()>(
+            "/account/password",
+            Err(ServiceError::validation("new_password_confirm", "mismatch", ctx.lang.t("password.mismatch"))),
+            "",
+        );
     }
     let r = st.services().change_password(&p, form.get("old_password"), form.get("new_password"), &ctx.audit()).await;
     if r.is_ok() {
@@ -218,10 +310,20 @@ pub struct TotpPage {
     secret: String,
 }
 
-pub async fn totp_page(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+pub async fn totp_page(
+    State(st): State<AppState>,
+    AuthAny(p, ctx): AuthAny,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     let layout = Layout::new(&st, &p, &ctx, "totp.title", &f).await;
     if p.totp_enabled {
-        return Ok(html(&TotpPage { layout, required: false, enabled: true, qr_svg: String::new(), secret: String::new() }));
+        return Ok(html(&TotpPage {
+            layout,
+            required: false,
+            enabled: true,
+            qr_svg: String::new(),
+            secret: String::new(),
+        }));
     }
     let uri = st.services().totp_begin(&p).await?;
     let secret = waterdesk_services::auth::secret_from_uri(&uri).unwrap_or_default();
@@ -231,7 +333,11 @@ pub async fn totp_page(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, Que
     Ok(html(&TotpPage { layout, required: p.must_enrol_totp, enabled: false, qr_svg, secret }))
 }
 
-pub async fn totp_submit(State(st): State<AppState>, AuthAny(p, ctx): AuthAny, form: RawForm) -> Result<Response, ApiError> {
+pub async fn totp_submit(
+    State(st): State<AppState>,
+    AuthAny(p, ctx): AuthAny,
+    form: RawForm,
+) -> Result<Response, ApiError> {
     let r = st.services().totp_confirm(&p, form.get("totp"), &ctx.audit()).await;
     after_form("/account/totp", r, "totp_enabled")
 }

@@ -1,16 +1,18 @@
 //! Administration console pages: units, users, roles, dictionaries, parameters, audit, jobs.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use waterdesk_domain::permissions::{self, perm};
-use waterdesk_services::admin::{DictItemInput, NewUserInput, RoleInput, UnitInput, UserUpdate, DATA_SCOPES, UNIT_KINDS, USER_KINDS};
+use waterdesk_services::admin::{
+    DATA_SCOPES, DictItemInput, NewUserInput, RoleInput, UNIT_KINDS, USER_KINDS, UnitInput, UserUpdate,
+};
 use waterdesk_store::audit::AuditFilter;
 use waterdesk_store::users::UserFilter;
 
-use super::{after_form, html, FlashQuery, Layout, RawForm};
+use super::{FlashQuery, Layout, RawForm, after_form, html};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -107,7 +109,11 @@ async fn unit_rows(st: &AppState, p: &waterdesk_services::Principal, lang: Lang)
         .collect())
 }
 
-async fn units_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+async fn units_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     let units = unit_rows(&st, &p, ctx.lang).await?;
     let layout = Layout::new(&st, &p, &ctx, "unit.title", &f).await;
     Ok(html(&UnitsPage { layout, units, kinds: kind_options(ctx.lang), can_write: p.has(perm::ADMIN_UNIT_WRITE) }))
@@ -129,11 +135,20 @@ async fn unit_create(State(st): State<AppState>, Auth(p, ctx): Auth, f: RawForm)
     after_form("/admin/units", st.services().unit_create(&p, &unit_input(&f), &ctx.audit()).await, "created")
 }
 
-async fn unit_update(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, f: RawForm) -> Result<Response, ApiError> {
+async fn unit_update(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
     after_form("/admin/units", st.services().unit_update(&p, id, &unit_input(&f), &ctx.audit()).await, "saved")
 }
 
-async fn unit_delete(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn unit_delete(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     after_form("/admin/units", st.services().unit_delete(&p, id, &ctx.audit()).await, "deleted")
 }
 
@@ -181,11 +196,19 @@ impl UsersQuery {
     }
 }
 
-async fn unit_options(st: &AppState, p: &waterdesk_services::Principal, lang: Lang) -> Result<Vec<(i64, String)>, ApiError> {
+async fn unit_options(
+    st: &AppState,
+    p: &waterdesk_services::Principal,
+    lang: Lang,
+) -> Result<Vec<(i64, String)>, ApiError> {
     Ok(unit_rows(st, p, lang).await?.into_iter().map(|u| (u.id, u.indent_name)).collect())
 }
 
-async fn users_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Query<UsersQuery>) -> Result<Response, ApiError> {
+async fn users_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<UsersQuery>,
+) -> Result<Response, ApiError> {
     let lang = ctx.lang;
     let unit_id = q.unit_id.as_deref().and_then(|s| s.parse::<i64>().ok());
     let limit = 50;
@@ -199,7 +222,8 @@ async fn users_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Qu
     };
     let users = st.services().users_list(&p, &filter).await?;
     let units = if p.has(perm::ADMIN_UNIT_READ) { unit_options(&st, &p, lang).await? } else { vec![] };
-    let roles: Vec<(String, String)> = st.services().roles_list(&p).await?.into_iter().map(|r| (r.code, label(lang, &r.name, &r.name_en))).collect();
+    let roles: Vec<(String, String)> =
+        st.services().roles_list(&p).await?.into_iter().map(|r| (r.code, label(lang, &r.name, &r.name_en))).collect();
     let next_url = if users.len() as i64 == limit {
         let last = users.last().map(|u| u.user.id).unwrap_or_default();
         format!(
@@ -216,7 +240,11 @@ async fn users_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Qu
         .into_iter()
         .map(|v| UserRow {
             id: v.user.id,
-            unit: units.iter().find(|u| u.0 == v.user.unit_id).map(|u| u.1.trim_start_matches("— ").to_string()).unwrap_or_default(),
+            unit: units
+                .iter()
+                .find(|u| u.0 == v.user.unit_id)
+                .map(|u| u.1.trim_start_matches("— ").to_string())
+                .unwrap_or_default(),
             username: v.user.username,
             display_name: v.user.display_name,
             roles: v.roles,
@@ -275,7 +303,11 @@ fn user_kind_options(lang: Lang) -> Vec<(String, String)> {
     USER_KINDS.iter().map(|s| (s.to_string(), lang.t(&format!("user.kind.{s}")).to_string())).collect()
 }
 
-async fn user_new_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+async fn user_new_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     p.require(perm::ADMIN_USER_WRITE)?;
     let lang = ctx.lang;
     let units = unit_options(&st, &p, lang).await?;
@@ -302,7 +334,14 @@ async fn user_new_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f):
     }))
 }
 
-async fn render_user(st: &AppState, p: &waterdesk_services::Principal, ctx: &crate::auth::RequestCtx, id: i64, flash: &FlashQuery, secret: Option<(String, String)>) -> Result<Response, ApiError> {
+async fn render_user(
+    st: &AppState,
+    p: &waterdesk_services::Principal,
+    ctx: &crate::auth::RequestCtx,
+    id: i64,
+    flash: &FlashQuery,
+    secret: Option<(String, String)>,
+) -> Result<Response, ApiError> {
     let lang = ctx.lang;
     let v = st.services().user_get(p, id).await?;
     let units = unit_options(st, p, lang).await?;
@@ -339,7 +378,12 @@ async fn render_user(st: &AppState, p: &waterdesk_services::Principal, ctx: &cra
     }))
 }
 
-async fn user_page(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+async fn user_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     render_user(&st, &p, &ctx, id, &f, None).await
 }
 
@@ -364,7 +408,12 @@ async fn user_create(State(st): State<AppState>, Auth(p, ctx): Auth, f: RawForm)
     }
 }
 
-async fn user_update(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, f: RawForm) -> Result<Response, ApiError> {
+async fn user_update(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
     let input = UserUpdate {
         display_name: f.get("display_name").to_string(),
         unit_id: f.int("unit_id").unwrap_or_default(),
@@ -376,11 +425,24 @@ async fn user_update(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): P
     after_form(&format!("/admin/users/{id}"), st.services().user_update(&p, id, &input, &ctx.audit()).await, "saved")
 }
 
-async fn user_roles(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, f: RawForm) -> Result<Response, ApiError> {
-    after_form(&format!("/admin/users/{id}"), st.services().user_set_roles(&p, id, &f.all("roles"), &ctx.audit()).await, "saved")
+async fn user_roles(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    after_form(
+        &format!("/admin/users/{id}"),
+        st.services().user_set_roles(&p, id, &f.all("roles"), &ctx.audit()).await,
+        "saved",
+    )
 }
 
-async fn user_unlock(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn user_unlock(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     after_form(&format!("/admin/users/{id}"), st.services().user_unlock(&p, id, &ctx.audit()).await, "unlocked")
 }
 
@@ -412,7 +474,11 @@ pub struct RolesPage {
     can_write: bool,
 }
 
-async fn roles_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+async fn roles_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     p.require(perm::SECURITY_ROLE_READ)?;
     let lang = ctx.lang;
     let roles = st
@@ -420,7 +486,13 @@ async fn roles_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Qu
         .roles_list(&p)
         .await?
         .into_iter()
-        .map(|r| RoleRow { id: r.id, name: label(lang, &r.name, &r.name_en), code: r.code, builtin: r.builtin, count: r.permissions.len() })
+        .map(|r| RoleRow {
+            id: r.id,
+            name: label(lang, &r.name, &r.name_en),
+            code: r.code,
+            builtin: r.builtin,
+            count: r.permissions.len(),
+        })
         .collect();
     let layout = Layout::new(&st, &p, &ctx, "role.title", &f).await;
     Ok(html(&RolesPage { layout, roles, can_write: p.has(perm::SECURITY_ROLE_WRITE) }))
@@ -446,12 +518,21 @@ pub struct RoleEditPage {
     can_write: bool,
 }
 
-async fn role_page(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+async fn role_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     let r = st.services().role_get(&p, id).await?;
     let lang = ctx.lang;
     let perms = permissions::ALL
         .iter()
-        .map(|d| PermCheck { code: d.code, label: if lang == Lang::En { d.en } else { d.zh }, held: r.permissions.iter().any(|x| x == d.code) })
+        .map(|d| PermCheck {
+            code: d.code,
+            label: if lang == Lang::En { d.en } else { d.zh },
+            held: r.permissions.iter().any(|x| x == d.code),
+        })
         .collect();
     let layout = Layout::new(&st, &p, &ctx, "role.title", &f).await;
     Ok(html(&RoleEditPage {
@@ -484,11 +565,24 @@ async fn role_create(State(st): State<AppState>, Auth(p, ctx): Auth, f: RawForm)
     }
 }
 
-async fn role_update(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>, f: RawForm) -> Result<Response, ApiError> {
-    after_form(&format!("/admin/roles/{id}"), st.services().role_update(&p, id, &role_input(&f), &ctx.audit()).await, "saved")
+async fn role_update(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    after_form(
+        &format!("/admin/roles/{id}"),
+        st.services().role_update(&p, id, &role_input(&f), &ctx.audit()).await,
+        "saved",
+    )
 }
 
-async fn role_delete(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn role_delete(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     match st.services().role_delete(&p, id, &ctx.audit()).await {
         Ok(()) => after_form("/admin/roles", Ok(()), "deleted"),
         Err(e) => after_form::<()>(&format!("/admin/roles/{id}"), Err(e), ""),
@@ -530,10 +624,20 @@ impl DictQuery {
     }
 }
 
-async fn dicts_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Query<DictQuery>) -> Result<Response, ApiError> {
+async fn dicts_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<DictQuery>,
+) -> Result<Response, ApiError> {
     let lang = ctx.lang;
-    let types: Vec<(String, String)> = st.services().dict_types(&p).await?.into_iter().map(|d| (d.code, label(lang, &d.name, &d.name_en))).collect();
-    let current = q.code.clone().filter(|c| types.iter().any(|t| &t.0 == c)).or_else(|| types.first().map(|t| t.0.clone())).unwrap_or_default();
+    let types: Vec<(String, String)> =
+        st.services().dict_types(&p).await?.into_iter().map(|d| (d.code, label(lang, &d.name, &d.name_en))).collect();
+    let current = q
+        .code
+        .clone()
+        .filter(|c| types.iter().any(|t| &t.0 == c))
+        .or_else(|| types.first().map(|t| t.0.clone()))
+        .unwrap_or_default();
     let items = if current.is_empty() {
         vec![]
     } else {
@@ -541,7 +645,14 @@ async fn dicts_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Qu
             .dict_items(&p, &current, true)
             .await?
             .into_iter()
-            .map(|i| ItemRow { id: i.id, code: i.code, label_zh: i.label_zh, label_en: i.label_en, sort_order: i.sort_order, enabled: i.enabled })
+            .map(|i| ItemRow {
+                id: i.id,
+                code: i.code,
+                label_zh: i.label_zh,
+                label_en: i.label_en,
+                sort_order: i.sort_order,
+                enabled: i.enabled,
+            })
             .collect()
     };
     let layout = Layout::new(&st, &p, &ctx, "dict.title", &q.to_flash()).await;
@@ -559,12 +670,22 @@ fn item_input(f: &RawForm) -> DictItemInput {
     }
 }
 
-async fn dict_item_create(State(st): State<AppState>, Auth(p, ctx): Auth, Path(code): Path<String>, f: RawForm) -> Result<Response, ApiError> {
+async fn dict_item_create(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(code): Path<String>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
     let to = format!("/admin/dicts?code={}", urlencoding::encode(&code));
     after_form(&to, st.services().dict_item_create(&p, &code, &item_input(&f), &ctx.audit()).await, "created")
 }
 
-async fn dict_item_update(State(st): State<AppState>, Auth(p, ctx): Auth, Path((code, id)): Path<(String, i64)>, f: RawForm) -> Result<Response, ApiError> {
+async fn dict_item_update(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path((code, id)): Path<(String, i64)>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
     let to = format!("/admin/dicts?code={}", urlencoding::encode(&code));
     after_form(&to, st.services().dict_item_update(&p, &code, id, &item_input(&f), &ctx.audit()).await, "saved")
 }
@@ -587,7 +708,11 @@ pub struct ParamsPage {
     can_write: bool,
 }
 
-async fn params_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Query<FlashQuery>) -> Result<Response, ApiError> {
+async fn params_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
     let list = st.services().params_list(&p).await?;
     let layout = Layout::new(&st, &p, &ctx, "params.title", &f).await;
     let params = list
@@ -603,7 +728,12 @@ async fn params_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(f): Q
     Ok(html(&ParamsPage { layout, params, can_write: p.has(perm::ADMIN_PARAM_WRITE) }))
 }
 
-async fn param_set(State(st): State<AppState>, Auth(p, ctx): Auth, Path(key): Path<String>, f: RawForm) -> Result<Response, ApiError> {
+async fn param_set(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(key): Path<String>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
     after_form("/admin/params", st.services().param_set(&p, &key, f.get("value"), &ctx.audit()).await, "saved")
 }
 
@@ -654,7 +784,11 @@ fn local_day(s: &str, tz: &jiff::tz::TimeZone, plus_days: i64) -> Option<jiff::T
     d.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
 }
 
-async fn audit_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Query<AuditQuery>) -> Result<Response, ApiError> {
+async fn audit_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
     let tz = st.services().tz.clone();
     let limit = 100;
     let f = AuditFilter {

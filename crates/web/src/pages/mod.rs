@@ -6,15 +6,15 @@ pub mod account;
 pub mod admin;
 
 use askama::Template;
-use axum::http::{header, HeaderValue};
+use axum::Router;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use waterdesk_domain::permissions::perm;
 use waterdesk_services::{Principal, ServiceError};
 
 use crate::auth::RequestCtx;
-use crate::error::{status_of, ApiError};
+use crate::error::{ApiError, status_of};
 use crate::i18n::Lang;
 use crate::state::AppState;
 
@@ -94,12 +94,19 @@ pub fn after_form<T>(to: &str, r: Result<T, ServiceError>, ok: &str) -> Result<R
     let sep = if to.contains('?') { '&' } else { '?' };
     match r {
         Ok(_) => Ok(Redirect::to(&format!("{to}{sep}msg={ok}")).into_response()),
-        Err(e) if status_of(&e).is_client_error() && !matches!(e, ServiceError::Forbidden { .. } | ServiceError::Unauthenticated | ServiceError::SessionExpired) => {
+        Err(e)
+            if status_of(&e).is_client_error()
+                && !matches!(
+                    e,
+                    ServiceError::Forbidden { .. } | ServiceError::Unauthenticated | ServiceError::SessionExpired
+                ) =>
+        {
             let detail = match &e {
                 ServiceError::Validation { field, detail, .. } => format!("{field}: {detail}"),
                 _ => String::new(),
             };
-            Ok(Redirect::to(&format!("{to}{sep}err={}&detail={}", e.code(), urlencoding::encode(&detail))).into_response())
+            Ok(Redirect::to(&format!("{to}{sep}err={}&detail={}", e.code(), urlencoding::encode(&detail)))
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }
@@ -176,14 +183,20 @@ impl Layout {
         let s = st.services();
         let org_name = s.param_value("org.name").await.ok().flatten().unwrap_or_default();
         let hotline = s.param_value("org.hotline").await.ok().flatten().unwrap_or_default();
-        let flash = if let Some(code) = flash.err.as_deref().filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
-            Some(Flash { kind: "error", message: format!("{} {}", lang.t(&format!("error.{code}")), flash.detail.clone().unwrap_or_default()), secret: String::new() })
+        let flash = if let Some(code) =
+            flash.err.as_deref().filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        {
+            Some(Flash {
+                kind: "error",
+                message: format!("{} {}", lang.t(&format!("error.{code}")), flash.detail.clone().unwrap_or_default()),
+                secret: String::new(),
+            })
         } else {
-            flash
-                .msg
-                .as_deref()
-                .filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-                .map(|m| Flash { kind: "ok", message: lang.t(&format!("msg.{m}")).to_string(), secret: String::new() })
+            flash.msg.as_deref().filter(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')).map(|m| Flash {
+                kind: "ok",
+                message: lang.t(&format!("msg.{m}")).to_string(),
+                secret: String::new(),
+            })
         };
         Layout {
             lang,
@@ -314,7 +327,8 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for RawForm {
     }
 }
 
-fn form_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+/// Decodes an `application/x-www-form-urlencoded` body into ordered pairs.
+pub fn form_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     let s = String::from_utf8_lossy(bytes);
     s.split('&')
         .filter(|p| !p.is_empty())
