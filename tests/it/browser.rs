@@ -22,7 +22,7 @@ fn browser_available() -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_navigate_and_switch_language() {
     let Some(chromium) = browser_available() else {
-        eprintln!("SKIPPED browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
         return;
     };
     let app = TestApp::spawn(Backend::Sqlite).await;

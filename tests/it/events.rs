@@ -42,7 +42,7 @@ backend_test!(announcements_reach_open_streams, |backend| async move {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_replica_fan_out_on_postgres() {
     if !crate::helpers::postgres_enabled() {
-        eprintln!("SKIPPED cross_replica_fan_out_on_postgres: WATERDESK_TEST_POSTGRES_URL is not set");
+        crate::helpers::skip("cross_replica_fan_out_on_postgres: WATERDESK_TEST_POSTGRES_URL is not set");
         return;
     }
     let a = TestApp::spawn(crate::helpers::Backend::Postgres).await;

@@ -32,7 +32,10 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if !$crate::helpers::postgres_enabled() {
-                    eprintln!("SKIPPED {}::postgres: WATERDESK_TEST_POSTGRES_URL is not set", module_path!());
+                    $crate::helpers::skip(&format!(
+                        "{}::postgres: WATERDESK_TEST_POSTGRES_URL is not set",
+                        module_path!()
+                    ));
                     return;
                 }
                 let f = $body;
@@ -40,6 +43,13 @@ macro_rules! backend_test {
             }
         }
     };
+}
+
+/// Reports a skipped test on the real stderr (libtest captures `eprintln!`), so that a
+/// skip is visible in the output of `cargo test`.
+pub fn skip(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
 }
 
 pub fn postgres_enabled() -> bool {

@@ -146,36 +146,11 @@ impl Services {
         }
         let (pw, hash) = (req.password.to_string(), user.password_hash.clone());
         if !blocking(move || verify_password(&pw, &hash)).await? {
-            let mut tx = self.db.begin().await?;
-            let threshold = self.auth.lockout_threshold.max(1);
-            let count = users::record_failure(&mut tx, user.id, None, now).await?;
-            let locked = count >= threshold;
-            let until = now + jiff::SignedDuration::from_mins(self.auth.lockout_minutes);
-            if locked {
-                users::lock_until(&mut tx, user.id, until, now).await?;
-            }
-            audit::security_in(
-                &mut tx,
-                self,
-                &ctx,
-                "auth.login_failed",
-                "failed",
-                serde_json::json!({"reason": "password", "failures": count}),
-            )
-            .await?;
-            if locked {
-                audit::security_in(
-                    &mut tx,
-                    self,
-                    &ctx,
-                    "auth.lockout",
-                    "locked",
-                    serde_json::json!({"until": until.to_string()}),
-                )
-                .await?;
-            }
-            tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
-            return Err(if locked { ServiceError::AccountLocked { until } } else { ServiceError::InvalidCredentials });
+            let until = self.record_failed_attempt(user.id, None, &ctx, "password").await?;
+            return Err(match until {
+                Some(until) => ServiceError::AccountLocked { until },
+                None => ServiceError::InvalidCredentials,
+            });
         }
         // Password right. Second factor?
         let mut mfa_pending = false;
@@ -183,15 +158,10 @@ impl Services {
             match req.totp.filter(|c| !c.trim().is_empty()) {
                 Some(code) => {
                     if !check_totp(user.totp_secret.as_deref().unwrap_or_default(), &user.username, code, now) {
-                        audit::security(
-                            self,
-                            &ctx,
-                            "auth.login_failed",
-                            "failed",
-                            serde_json::json!({"reason": "totp"}),
-                        )
-                        .await?;
-                        return Err(ServiceError::InvalidTotp);
+                        return Err(match self.record_failed_attempt(user.id, None, &ctx, "totp").await? {
+                            Some(until) => ServiceError::AccountLocked { until },
+                            None => ServiceError::InvalidTotp,
+                        });
                     }
                 }
                 None if req.kind == SessionKind::Web => mfa_pending = true,
@@ -236,32 +206,7 @@ impl Services {
         drop(conn);
         let ctx = ctx.clone().with_user(Some(user.id), &user.username, Some(user.unit_id));
         if !check_totp(user.totp_secret.as_deref().unwrap_or_default(), &user.username, code, now) {
-            let mut tx = self.db.begin().await?;
-            let count = users::record_failure(&mut tx, user.id, None, now).await?;
-            if count >= self.auth.lockout_threshold.max(1) {
-                let until = now + jiff::SignedDuration::from_mins(self.auth.lockout_minutes);
-                users::lock_until(&mut tx, user.id, until, now).await?;
-                sessions::revoke(&mut tx, s.id, now).await?;
-                audit::security_in(
-                    &mut tx,
-                    self,
-                    &ctx,
-                    "auth.lockout",
-                    "locked",
-                    serde_json::json!({"until": until.to_string()}),
-                )
-                .await?;
-            }
-            audit::security_in(
-                &mut tx,
-                self,
-                &ctx,
-                "auth.login_failed",
-                "failed",
-                serde_json::json!({"reason": "totp"}),
-            )
-            .await?;
-            tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+            self.record_failed_attempt(user.id, Some(s.id), &ctx, "totp").await?;
             return Err(ServiceError::InvalidTotp);
         }
         let mut tx = self.db.begin().await?;
@@ -271,6 +216,34 @@ impl Services {
             .await?;
         tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
         Ok(())
+    }
+
+    /// Counts a failed sign-in (wrong password or code); at the threshold the account is
+    /// locked (and the pending session, if any, revoked). Returns the lock's end if locked now.
+    async fn record_failed_attempt(
+        &self,
+        user_id: i64,
+        pending_session: Option<i64>,
+        ctx: &AuditCtx,
+        reason: &str,
+    ) -> ServiceResult<Option<jiff::Timestamp>> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let count = users::record_failure(&mut tx, user_id, None, now).await?;
+        let params = serde_json::json!({"reason": reason, "failures": count});
+        audit::security_in(&mut tx, self, ctx, "auth.login_failed", "failed", params).await?;
+        let locked = (count >= self.auth.lockout_threshold.max(1))
+            .then(|| now + jiff::SignedDuration::from_mins(self.auth.lockout_minutes));
+        if let Some(until) = locked {
+            users::lock_until(&mut tx, user_id, until, now).await?;
+            if let Some(sid) = pending_session {
+                sessions::revoke(&mut tx, sid, now).await?;
+            }
+            let params = serde_json::json!({"until": until.to_string()});
+            audit::security_in(&mut tx, self, ctx, "auth.lockout", "locked", params).await?;
+        }
+        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        Ok(locked)
     }
 
     /// Resolves a session token (cookie or bearer) or an integration token to a principal.

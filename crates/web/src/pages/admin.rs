@@ -185,15 +185,6 @@ pub struct UsersQuery {
     unit_id: Option<String>,
     role: Option<String>,
     after: Option<i64>,
-    msg: Option<String>,
-    err: Option<String>,
-    detail: Option<String>,
-}
-
-impl UsersQuery {
-    fn to_flash(&self) -> FlashQuery {
-        FlashQuery { msg: self.msg.clone(), err: self.err.clone(), detail: self.detail.clone() }
-    }
 }
 
 async fn unit_options(
@@ -208,6 +199,7 @@ async fn users_page(
     State(st): State<AppState>,
     Auth(p, ctx): Auth,
     Query(q): Query<UsersQuery>,
+    Query(f): Query<FlashQuery>,
 ) -> Result<Response, ApiError> {
     let lang = ctx.lang;
     let unit_id = q.unit_id.as_deref().and_then(|s| s.parse::<i64>().ok());
@@ -235,7 +227,7 @@ async fn users_page(
     } else {
         String::new()
     };
-    let layout = Layout::new(&st, &p, &ctx, "user.title", &q.to_flash()).await;
+    let layout = Layout::new(&st, &p, &ctx, "user.title", &f).await;
     let rows = users
         .into_iter()
         .map(|v| UserRow {
@@ -613,21 +605,13 @@ pub struct DictsPage {
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DictQuery {
     code: Option<String>,
-    msg: Option<String>,
-    err: Option<String>,
-    detail: Option<String>,
-}
-
-impl DictQuery {
-    fn to_flash(&self) -> FlashQuery {
-        FlashQuery { msg: self.msg.clone(), err: self.err.clone(), detail: self.detail.clone() }
-    }
 }
 
 async fn dicts_page(
     State(st): State<AppState>,
     Auth(p, ctx): Auth,
     Query(q): Query<DictQuery>,
+    Query(f): Query<FlashQuery>,
 ) -> Result<Response, ApiError> {
     let lang = ctx.lang;
     let types: Vec<(String, String)> =
@@ -655,7 +639,7 @@ async fn dicts_page(
             })
             .collect()
     };
-    let layout = Layout::new(&st, &p, &ctx, "dict.title", &q.to_flash()).await;
+    let layout = Layout::new(&st, &p, &ctx, "dict.title", &f).await;
     Ok(html(&DictsPage { layout, types, current, items, can_write: p.has(perm::ADMIN_DICT_WRITE) }))
 }
 
