@@ -119,7 +119,7 @@ impl Default for LogSettings {
 }
 
 /// Environment variables that belong to the command line, not to the settings.
-const CLI_ENV: &[&str] = &["data_dir", "config", "test_postgres_url", "test_skip_browser"];
+const CLI_ENV: &[&str] = &["data_dir", "config", "new_password"];
 
 impl Settings {
     /// Loads settings. `file` is read if given (it must then exist) or if
@@ -143,6 +143,11 @@ impl Settings {
         fig = fig.merge(
             Env::prefixed("WATERDESK_")
                 .ignore(CLI_ENV)
+                // Test and benchmark harness variables (WATERDESK_TEST_…, WATERDESK_BENCH_…).
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    !k.starts_with("test_") && !k.starts_with("bench_")
+                })
                 .map(|k| if k == "database_url" { "database.url".into() } else { k.into() })
                 .split("__"),
         );

@@ -49,8 +49,10 @@ pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")
         && let Some((auth, host)) = rest.split_once('@')
     {
-        let user = auth.split(':').next().unwrap_or_default();
-        return format!("{scheme}://{user}:***@{host}");
+        return match auth.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{auth}@{host}"),
+        };
     }
     url.to_string()
 }
@@ -223,6 +225,7 @@ mod tests {
     fn redacts_password() {
         assert_eq!(redact_url("postgres://bob:pw@host/db"), "postgres://bob:***@host/db");
         assert_eq!(redact_url("sqlite://data/w.db"), "sqlite://data/w.db");
+        assert_eq!(redact_url("postgres://bob@host/db"), "postgres://bob@host/db");
     }
 
     #[test]
