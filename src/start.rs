@@ -51,7 +51,10 @@ impl Running {
             let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
         }
         self.server.await??;
-        self.services.db.close().await;
+        // Closing waits for checked-out connections; do not hang on a leaked one.
+        if tokio::time::timeout(Duration::from_secs(5), self.services.db.close()).await.is_err() {
+            tracing::warn!("database pool did not close within 5 s");
+        }
         Ok(())
     }
 

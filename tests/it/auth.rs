@@ -313,3 +313,56 @@ backend_test!(integration_tokens_are_scoped, |backend| async move {
     assert_eq!(svc.get("/api/v1/dicts").await.status, StatusCode::UNAUTHORIZED);
     app.stop().await;
 });
+
+// R-SYS-02: with rotation on, a password older than the limit must be changed first.
+backend_test!(password_rotation, |backend| async move {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.auth = Some(waterdesk_services::AuthConfig { password_rotation_days: 90, ..Default::default() })
+    })
+    .await;
+    let api = app.api("agent").await;
+    assert_eq!(api.get("/api/v1/me").await.body["must_change_password"], false);
+    app.clock.advance(jiff::SignedDuration::from_hours(24 * 91));
+    let api = app.api("agent").await;
+    assert_eq!(api.get("/api/v1/me").await.body["must_change_password"], true);
+    assert_eq!(api.get("/api/v1/dicts").await.code(), "password_change_required");
+    let r = api
+        .post("/api/v1/me/password", json!({"old_password": app.password("agent"), "new_password": "Rotated-2027!"}))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/dicts").await.status, StatusCode::OK);
+    app.stop().await;
+});
+
+// The transaction helper commits on Ok and rolls back on Err.
+backend_test!(transaction_helper, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let db = app.services().db.clone();
+    let now = app.clock_now();
+    let r: Result<(), waterdesk_store::StoreError> = db
+        .transaction(|tx| {
+            Box::pin(async move {
+                waterdesk_store::params::set(tx, "org.hotline", "12345", "test", now).await?;
+                Err(waterdesk_store::StoreError::NotFound)
+            })
+        })
+        .await;
+    assert!(r.is_err());
+    let mut c = db.read().await.unwrap();
+    assert_eq!(
+        waterdesk_store::params::get(&mut c, "org.hotline").await.unwrap().unwrap().value,
+        "96390",
+        "rolled back"
+    );
+    drop(c);
+    let r: Result<(), waterdesk_store::StoreError> = db
+        .transaction(|tx| {
+            Box::pin(async move { waterdesk_store::params::set(tx, "org.hotline", "12345", "test", now).await })
+        })
+        .await;
+    assert!(r.is_ok());
+    let mut c = db.read().await.unwrap();
+    assert_eq!(waterdesk_store::params::get(&mut c, "org.hotline").await.unwrap().unwrap().value, "12345");
+    drop(c);
+    app.stop().await;
+});
