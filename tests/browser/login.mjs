@@ -52,6 +52,13 @@ try {
   await page.screenshot({ path: shots + '/phone-units.png' });
 
   await page.setViewportSize({ width: 1280, height: 800 });
+  // The API docs render from the embedded Swagger UI under the content security policy.
+  await page.goto(base + '/api/docs');
+  await page.waitForSelector('.swagger-ui .info .title', { timeout: 15000 });
+  check((await page.textContent('.swagger-ui .info .title')).includes('waterdesk API'), 'API docs render');
+  await page.screenshot({ path: shots + '/api-docs.png' });
+
+  await page.goto(base + '/');
   await page.click('.user-menu summary');
   await page.click('[data-testid=logout]');
   await page.waitForURL('**/login');

@@ -299,6 +299,14 @@ backend_test!(admin_pages_work, |backend| async move {
             assert!(body.contains(text), "{path} should show {text}");
         }
     }
+    // CSV exports (R-DATA-03 style): UTF-8 with BOM, filtered like the page.
+    let r = web.get("/admin/users/export.csv?role=agent").await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with('\u{feff}') && csv.contains("李晓燕") && !csv.contains("王建国"), "{csv}");
+    let r = web.get("/admin/audit/export.csv?event_type=auth.login").await;
+    let csv = r.text().await.unwrap();
+    assert!(csv.lines().count() >= 2 && csv.lines().skip(1).all(|l| l.contains("auth.login")), "{csv}");
     // Form round trip: create a unit, see it, with a flash message.
     let r = web
         .post_form(

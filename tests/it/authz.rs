@@ -208,6 +208,7 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/admin/units/{id}", Perm(perm::ADMIN_UNIT_WRITE)),
         ("POST", "/admin/units/{id}/delete", Perm(perm::ADMIN_UNIT_WRITE)),
         ("GET", "/admin/users", Perm(perm::ADMIN_USER_READ)),
+        ("GET", "/admin/users/export.csv", Perm(perm::ADMIN_USER_READ)),
         ("GET", "/admin/users/new", Perm(perm::ADMIN_USER_WRITE)),
         ("POST", "/admin/users", Perm(perm::ADMIN_USER_WRITE)),
         ("GET", "/admin/users/{id}", Perm(perm::ADMIN_USER_READ)),
@@ -226,6 +227,7 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("GET", "/admin/params", Perm(perm::ADMIN_PARAM_READ)),
         ("POST", "/admin/params/{key}", Perm(perm::ADMIN_PARAM_WRITE)),
         ("GET", "/admin/audit", Perm(perm::AUDIT_READ)),
+        ("GET", "/admin/audit/export.csv", Perm(perm::AUDIT_READ)),
         ("GET", "/admin/jobs", Perm(perm::ADMIN_JOB_READ)),
         ("GET", "/api/docs", Public),
     ]

@@ -104,6 +104,11 @@ backend_test!(ops_endpoints, |backend| async move {
     let js = c.get(app.url("/assets/vendor/swagger-ui-bundle.js")).send().await.unwrap();
     assert_eq!(js.status(), StatusCode::OK);
     assert!(js.bytes().await.unwrap().len() > 100_000, "Swagger UI is served from the binary");
+    // Security headers on every response.
+    let r = c.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
     // Request ids are echoed.
     let r = c.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/units/{id}/delete", post(unit_delete))
         .route("/admin/users", get(users_page).post(user_create))
         .route("/admin/users/new", get(user_new_page))
+        .route("/admin/users/export.csv", get(users_export))
         .route("/admin/users/{id}", get(user_page).post(user_update))
         .route("/admin/users/{id}/roles", post(user_roles))
         .route("/admin/users/{id}/unlock", post(user_unlock))
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/params", get(params_page))
         .route("/admin/params/{key}", post(param_set))
         .route("/admin/audit", get(audit_page))
+        .route("/admin/audit/export.csv", get(audit_export))
         .route("/admin/jobs", get(jobs_page))
 }
 
@@ -176,6 +178,7 @@ pub struct UsersPage {
     unit_id: String,
     role: String,
     next_url: String,
+    export_url: String,
     can_write: bool,
 }
 
@@ -216,6 +219,12 @@ async fn users_page(
     let units = if p.has(perm::ADMIN_UNIT_READ) { unit_options(&st, &p, lang).await? } else { vec![] };
     let roles: Vec<(String, String)> =
         st.services().roles_list(&p).await?.into_iter().map(|r| (r.code, label(lang, &r.name, &r.name_en))).collect();
+    let export_url = format!(
+        "/admin/users/export.csv?q={}&unit_id={}&role={}",
+        urlencoding::encode(q.q.as_deref().unwrap_or("")),
+        unit_id.map(|u| u.to_string()).unwrap_or_default(),
+        urlencoding::encode(q.role.as_deref().unwrap_or(""))
+    );
     let next_url = if users.len() as i64 == limit {
         let last = users.last().map(|u| u.user.id).unwrap_or_default();
         format!(
@@ -254,8 +263,71 @@ async fn users_page(
         unit_id: unit_id.map(|u| u.to_string()).unwrap_or_default(),
         role: q.role.unwrap_or_default(),
         next_url,
+        export_url,
         can_write: p.has(perm::ADMIN_USER_WRITE),
     }))
+}
+
+/// At most this many rows in one CSV export.
+const EXPORT_LIMIT: usize = 100_000;
+
+async fn users_export(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<UsersQuery>,
+) -> Result<Response, ApiError> {
+    let mut filter = UserFilter {
+        q: q.q.clone().filter(|s| !s.trim().is_empty()),
+        unit_id: q.unit_id.as_deref().and_then(|s| s.parse::<i64>().ok()),
+        role_code: q.role.clone().filter(|s| !s.is_empty()),
+        kind: None,
+        after_id: None,
+        limit: 500,
+    };
+    let units = unit_options(&st, &p, ctx.lang).await.unwrap_or_default();
+    let mut rows = Vec::new();
+    loop {
+        let page = st.services().users_list(&p, &filter).await?;
+        let n = page.len();
+        for v in page {
+            filter.after_id = Some(v.user.id);
+            rows.push(vec![
+                v.user.username,
+                v.user.display_name,
+                units
+                    .iter()
+                    .find(|u| u.0 == v.user.unit_id)
+                    .map(|u| u.1.trim_start_matches("— ").to_string())
+                    .unwrap_or_default(),
+                v.roles.join(" "),
+                v.user.kind,
+                v.user.data_scope,
+                if v.user.disabled {
+                    "disabled".into()
+                } else if v.locked {
+                    "locked".into()
+                } else {
+                    "active".into()
+                },
+                v.user.last_login_at.map(|t| super::fmt_local(t, &st.services().tz)).unwrap_or_default(),
+            ]);
+        }
+        if n < 500 || rows.len() >= EXPORT_LIMIT {
+            break;
+        }
+    }
+    let l = ctx.lang;
+    let header = [
+        l.t("field.username"),
+        l.t("field.display_name"),
+        l.t("field.unit"),
+        l.t("field.roles"),
+        l.t("field.kind"),
+        l.t("field.data_scope"),
+        l.t("common.status"),
+        l.t("field.last_login"),
+    ];
+    Ok(super::csv_response("users.csv", &header, rows))
 }
 
 pub struct RoleCheck {
@@ -749,6 +821,7 @@ pub struct AuditPage {
     f_from: String,
     f_to: String,
     next_url: String,
+    export_url: String,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -768,6 +841,79 @@ fn local_day(s: &str, tz: &jiff::tz::TimeZone, plus_days: i64) -> Option<jiff::T
     d.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
 }
 
+fn audit_filter(q: &AuditQuery, tz: &jiff::tz::TimeZone, limit: i64) -> AuditFilter {
+    AuditFilter {
+        username: q.username.clone().filter(|s| !s.is_empty()),
+        ip: q.ip.clone().filter(|s| !s.is_empty()),
+        event_type: q.event_type.clone().filter(|s| !s.is_empty()),
+        from: q.from.as_deref().and_then(|s| local_day(s, tz, 0)),
+        to: q.to.as_deref().and_then(|s| local_day(s, tz, 1)),
+        before_seq: q.before,
+        limit,
+    }
+}
+
+/// The query string of the audit filters (without the page cursor).
+fn audit_query_string(q: &AuditQuery) -> String {
+    let e = |v: &Option<String>| urlencoding::encode(v.as_deref().unwrap_or("")).into_owned();
+    format!(
+        "username={}&ip={}&event_type={}&from={}&to={}",
+        e(&q.username),
+        e(&q.ip),
+        e(&q.event_type),
+        e(&q.from),
+        e(&q.to)
+    )
+}
+
+async fn audit_export(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let tz = st.services().tz.clone();
+    let mut f = audit_filter(&q, &tz, 1000);
+    let mut rows = Vec::new();
+    loop {
+        let page = st.services().audit_search(&p, &f).await?;
+        let n = page.len();
+        for e in page {
+            f.before_seq = Some(e.seq);
+            rows.push(vec![
+                e.seq.to_string(),
+                super::fmt_local(e.occurred_at, &tz),
+                e.event_type,
+                e.username,
+                e.ip,
+                e.method,
+                e.path,
+                e.outcome,
+                e.status.to_string(),
+                e.params,
+                e.hash,
+            ]);
+        }
+        if n < 1000 || rows.len() >= EXPORT_LIMIT {
+            break;
+        }
+    }
+    let l = ctx.lang;
+    let header = [
+        l.t("audit.seq"),
+        l.t("audit.time"),
+        l.t("audit.event_type"),
+        l.t("audit.user"),
+        l.t("audit.ip"),
+        l.t("audit.method"),
+        l.t("audit.path"),
+        l.t("audit.outcome"),
+        l.t("audit.status"),
+        l.t("audit.params"),
+        "hash",
+    ];
+    Ok(super::csv_response("audit-log.csv", &header, rows))
+}
+
 async fn audit_page(
     State(st): State<AppState>,
     Auth(p, ctx): Auth,
@@ -775,28 +921,13 @@ async fn audit_page(
 ) -> Result<Response, ApiError> {
     let tz = st.services().tz.clone();
     let limit = 100;
-    let f = AuditFilter {
-        username: q.username.clone().filter(|s| !s.is_empty()),
-        ip: q.ip.clone().filter(|s| !s.is_empty()),
-        event_type: q.event_type.clone().filter(|s| !s.is_empty()),
-        from: q.from.as_deref().and_then(|s| local_day(s, &tz, 0)),
-        to: q.to.as_deref().and_then(|s| local_day(s, &tz, 1)),
-        before_seq: q.before,
-        limit,
-    };
+    let f = audit_filter(&q, &tz, limit);
+    let export_url = format!("/admin/audit/export.csv?{}", audit_query_string(&q));
     let list = st.services().audit_search(&p, &f).await?;
     let types = st.services().audit_event_types(&p).await?;
     let layout = Layout::new(&st, &p, &ctx, "audit.title", &FlashQuery::default()).await;
     let next_url = if list.len() as i64 == limit {
-        format!(
-            "/admin/audit?username={}&ip={}&event_type={}&from={}&to={}&before={}",
-            urlencoding::encode(q.username.as_deref().unwrap_or("")),
-            urlencoding::encode(q.ip.as_deref().unwrap_or("")),
-            urlencoding::encode(q.event_type.as_deref().unwrap_or("")),
-            urlencoding::encode(q.from.as_deref().unwrap_or("")),
-            urlencoding::encode(q.to.as_deref().unwrap_or("")),
-            list.last().map(|e| e.seq).unwrap_or_default()
-        )
+        format!("/admin/audit?{}&before={}", audit_query_string(&q), list.last().map(|e| e.seq).unwrap_or_default())
     } else {
         String::new()
     };
@@ -828,6 +959,7 @@ async fn audit_page(
         f_ip: q.ip.unwrap_or_default(),
         f_type: q.event_type.unwrap_or_default(),
         f_from: q.from.unwrap_or_default(),
+        export_url,
         f_to: q.to.unwrap_or_default(),
         next_url,
     }))

@@ -37,6 +37,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/units/{id}"),
     ("POST", "/admin/units/{id}/delete"),
     ("GET", "/admin/users"),
+    ("GET", "/admin/users/export.csv"),
     ("GET", "/admin/users/new"),
     ("POST", "/admin/users"),
     ("GET", "/admin/users/{id}"),
@@ -55,6 +56,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/params"),
     ("POST", "/admin/params/{key}"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/audit/export.csv"),
     ("GET", "/admin/jobs"),
     ("GET", "/api/docs"),
 ];
@@ -123,6 +125,18 @@ pub mod icon {
     pub const LOCK: &str = "M6 10V7a6 6 0 0 1 12 0v3h1v11H5V10zm2 0h8V7a4 4 0 0 0-8 0z";
     pub const SCROLL: &str = "M5 3h11l3 3v15H5zm3 5v2h8V8zm0 4v2h8v-2zm0 4v2h5v-2z";
     pub const CODE: &str = "M8 6 2 12l6 6 1.4-1.4L4.8 12l4.6-4.6zm8 0-1.4 1.4 4.6 4.6-4.6 4.6L16 18l6-6z";
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(super::csv_cell("plain"), "plain");
+        assert_eq!(super::csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(super::csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_cell("=cmd()"), "'=cmd()");
+        assert_eq!(super::csv_cell("-1+2"), "'-1+2");
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +306,39 @@ impl ErrorPage {
     pub fn t(&self, key: &str) -> &'static str {
         self.lang.t(key)
     }
+}
+
+/// A CSV download: UTF-8 with BOM (so Excel shows Chinese correctly), RFC 4180 quoting,
+/// and cells that a spreadsheet would run as formulas neutralised with a leading `'`.
+pub fn csv_response(filename: &str, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Response {
+    let mut out = String::from("\u{feff}");
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = String>| {
+        let mut first = true;
+        for c in cells {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(&csv_cell(&c));
+        }
+        out.push_str("\r\n");
+    };
+    line(&mut out, &mut header.iter().map(|h| h.to_string()));
+    for r in rows {
+        line(&mut out, &mut r.into_iter());
+    }
+    let mut resp = out.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+fn csv_cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_string() };
+    if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
 }
 
 /// A form body as ordered pairs (repeated keys allowed, e.g. checkboxes).
