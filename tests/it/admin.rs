@@ -361,3 +361,39 @@ backend_test!(admin_pages_work, |backend| async move {
     );
     app.stop().await;
 });
+
+// Integration tokens are managed on a service account's page; the secret is shown once.
+backend_test!(service_account_tokens_in_the_console, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let api = app.api("admin").await;
+    let r = api
+        .post(
+            "/api/v1/users",
+            json!({"username": "svc.12345", "display_name": "12345热线接口", "unit_id": 1, "kind": "service", "roles": ["agent"]}),
+        )
+        .await;
+    let id = r.body["user"]["id"].as_i64().unwrap();
+    let mut web = Web::new(&app);
+    web.login("admin", &app.password("admin")).await;
+    let r = web
+        .post_form(
+            &format!("/admin/users/{id}/tokens"),
+            &[("name", "gov-hotline"), ("scopes", "dict.read"), ("scopes", "contact.read")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("data-testid=\"secret\""), "secret shown");
+    let start = page.find("wdt_").unwrap();
+    let secret: String =
+        page[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let svc = crate::helpers::Api { base: app.base.clone(), token: Some(secret), client: TestApp::client() };
+    assert_eq!(svc.get("/api/v1/dicts").await.status, StatusCode::OK);
+    let tokens = api.get(&format!("/api/v1/users/{id}/tokens")).await;
+    assert_eq!(tokens.body["items"][0]["scopes"], "dict.read contact.read");
+    let tid = tokens.body["items"][0]["id"].as_i64().unwrap();
+    let r = web.post_form(&format!("/admin/tokens/{tid}/revoke"), &[("user_id", &id.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(svc.get("/api/v1/dicts").await.status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+});

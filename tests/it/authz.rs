@@ -216,6 +216,8 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/admin/users/{id}/roles", Perm(perm::SECURITY_USER_GRANT)),
         ("POST", "/admin/users/{id}/unlock", Perm(perm::SECURITY_USER_UNLOCK)),
         ("POST", "/admin/users/{id}/reset-password", Perm(perm::SECURITY_USER_UNLOCK)),
+        ("POST", "/admin/users/{id}/tokens", Perm(perm::SECURITY_USER_GRANT)),
+        ("POST", "/admin/tokens/{id}/revoke", Perm(perm::SECURITY_USER_GRANT)),
         ("GET", "/admin/roles", Perm(perm::SECURITY_ROLE_READ)),
         ("POST", "/admin/roles", Perm(perm::SECURITY_ROLE_WRITE)),
         ("GET", "/admin/roles/{id}", Perm(perm::SECURITY_ROLE_READ)),

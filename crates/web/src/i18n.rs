@@ -216,6 +216,11 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("msg.saved", "已保存。", "Saved."),
     ("msg.sent", "已发送。", "Sent."),
     (
+        "msg.token_created",
+        "接口令牌已创建，仅显示这一次，请立即保存：",
+        "Token created. It is shown only now; store it safely:",
+    ),
+    (
         "msg.totp_enabled",
         "动态口令已启用，下次登录需要输入验证码。",
         "Authenticator enabled: sign-in now asks for a code.",
@@ -258,6 +263,14 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("scope.own", "本人", "Own"),
     ("scope.unit", "本单位", "Own unit"),
     ("scope.unit_tree", "本单位及下级", "Unit and below"),
+    ("token.created", "创建时间", "Created"),
+    ("token.last_used", "最近使用", "Last used"),
+    ("token.new", "新建接口令牌", "New integration token"),
+    ("token.prefix", "前缀", "Prefix"),
+    ("token.revoke", "吊销", "Revoke"),
+    ("token.revoked", "已吊销", "Revoked"),
+    ("token.scopes", "授权范围", "Scopes"),
+    ("token.title", "接口令牌", "Integration tokens"),
     ("totp.confirm", "确认启用", "Enable"),
     ("totp.enabled", "您已启用动态口令。", "Your authenticator is enabled."),
     (

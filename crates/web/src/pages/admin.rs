@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/roles", post(user_roles))
         .route("/admin/users/{id}/unlock", post(user_unlock))
         .route("/admin/users/{id}/reset-password", post(user_reset))
+        .route("/admin/users/{id}/tokens", post(token_create))
+        .route("/admin/tokens/{id}/revoke", post(token_revoke))
         .route("/admin/roles", get(roles_page).post(role_create))
         .route("/admin/roles/{id}", get(role_page).post(role_update))
         .route("/admin/roles/{id}/delete", post(role_delete))
@@ -330,6 +332,16 @@ async fn users_export(
     Ok(super::csv_response("users.csv", &header, rows))
 }
 
+pub struct TokenRow {
+    id: i64,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created: String,
+    last_used: String,
+    revoked: bool,
+}
+
 pub struct RoleCheck {
     code: String,
     name: String,
@@ -357,6 +369,9 @@ pub struct UserEditPage {
     can_write: bool,
     can_grant: bool,
     can_unlock: bool,
+    is_service: bool,
+    tokens: Vec<TokenRow>,
+    perms: Vec<PermCheck>,
 }
 
 fn scope_options(lang: Lang) -> Vec<(String, String)> {
@@ -395,6 +410,9 @@ async fn user_new_page(
         can_write: true,
         can_grant: false,
         can_unlock: false,
+        is_service: false,
+        tokens: vec![],
+        perms: vec![],
     }))
 }
 
@@ -416,11 +434,32 @@ async fn render_user(
         .into_iter()
         .map(|r| RoleCheck { held: v.roles.contains(&r.code), name: label(lang, &r.name, &r.name_en), code: r.code })
         .collect();
+    let is_service = v.user.kind == "service";
+    let tokens = if is_service { st.services().tokens_list(p, id).await? } else { vec![] };
     let mut layout = Layout::new(st, p, ctx, "user.title", flash).await;
     if let Some((message, secret)) = secret {
         layout.flash = Some(super::Flash { kind: "ok", message, secret });
     }
+    let tokens = tokens
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            name: t.name,
+            prefix: t.token_prefix,
+            scopes: t.scopes,
+            created: layout.dt(&t.created_at),
+            last_used: t.last_used_at.map(|x| layout.dt(&x)).unwrap_or_default(),
+            revoked: t.revoked_at.is_some(),
+        })
+        .collect();
+    let perms = permissions::ALL
+        .iter()
+        .map(|d| PermCheck { code: d.code, label: if lang == Lang::En { d.en } else { d.zh }, held: false })
+        .collect();
     Ok(html(&UserEditPage {
+        is_service,
+        tokens,
+        perms,
         layout,
         is_new: false,
         id,
@@ -518,6 +557,31 @@ async fn user_reset(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Pa
         }
         Err(e) => after_form::<()>(&format!("/admin/users/{id}"), Err(e), ""),
     }
+}
+
+async fn token_create(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    match st.services().token_create(&p, id, f.get("name"), &f.all("scopes"), None, &ctx.audit()).await {
+        Ok(t) => {
+            let msg = ctx.lang.t("msg.token_created").to_string();
+            render_user(&st, &p, &ctx, id, &FlashQuery::default(), Some((msg, t.token))).await
+        }
+        Err(e) => after_form::<()>(&format!("/admin/users/{id}"), Err(e), ""),
+    }
+}
+
+async fn token_revoke(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    let back = f.int("user_id").map(|u| format!("/admin/users/{u}")).unwrap_or_else(|| "/admin/users".into());
+    after_form(&back, st.services().token_revoke(&p, id, &ctx.audit()).await, "saved")
 }
 
 // ---- roles ---------------------------------------------------------------------------

@@ -45,6 +45,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/users/{id}/roles"),
     ("POST", "/admin/users/{id}/unlock"),
     ("POST", "/admin/users/{id}/reset-password"),
+    ("POST", "/admin/users/{id}/tokens"),
+    ("POST", "/admin/tokens/{id}/revoke"),
     ("GET", "/admin/roles"),
     ("POST", "/admin/roles"),
     ("GET", "/admin/roles/{id}"),
