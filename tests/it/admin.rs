@@ -299,6 +299,13 @@ backend_test!(admin_pages_work, |backend| async move {
             assert!(body.contains(text), "{path} should show {text}");
         }
     }
+    // The administrator's dashboard has the overview and the sign-in chart; an agent's has not.
+    let page = web.get("/").await.text().await.unwrap();
+    assert!(page.contains("data-testid=\"sign-in-chart\"") && page.contains("用户总数"));
+    let mut agent = Web::new(&app);
+    agent.login("agent", &app.password("agent")).await;
+    let page = agent.get("/").await.text().await.unwrap();
+    assert!(page.contains("李晓燕") && !page.contains("sign-in-chart") && !page.contains("用户总数"));
     // CSV exports (R-DATA-03 style): UTF-8 with BOM, filtered like the page.
     let r = web.get("/admin/users/export.csv?role=agent").await;
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");

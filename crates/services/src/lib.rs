@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod overview;
 pub mod principal;
 
 use std::sync::Arc;

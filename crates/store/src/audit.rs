@@ -228,3 +228,22 @@ pub async fn verify(db: &Db) -> StoreResult<VerifyReport> {
     let (checked, problems) = v.finish(head_seq, &head_hash);
     Ok(VerifyReport { checked, problems })
 }
+
+/// Sign-in outcomes per UTC hour since `from`: (hour as `YYYY-MM-DDTHH`, successes, failures).
+pub async fn sign_ins_per_hour(
+    conn: &mut AnyConnection,
+    from: jiff::Timestamp,
+) -> StoreResult<Vec<(String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT substr(occurred_at, 1, 13) AS hour,
+                SUM(CASE WHEN event_type = 'auth.login' THEN 1 ELSE 0 END) AS ok,
+                SUM(CASE WHEN event_type = 'auth.login_failed' THEN 1 ELSE 0 END) AS failed
+         FROM audit_log
+         WHERE occurred_at >= $1 AND event_type IN ('auth.login', 'auth.login_failed')
+         GROUP BY substr(occurred_at, 1, 13) ORDER BY hour",
+    )
+    .bind(t(from))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("hour")?, r.try_get("ok")?, r.try_get("failed")?))).collect()
+}

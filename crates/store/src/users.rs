@@ -332,3 +332,17 @@ pub async fn permissions(conn: &mut AnyConnection, user_id: i64) -> StoreResult<
 pub async fn count(conn: &mut AnyConnection) -> StoreResult<i64> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(conn).await?.try_get("n")?)
 }
+
+/// Counts of users: (all, disabled, locked at `now`).
+pub async fn stats(conn: &mut AnyConnection, now: jiff::Timestamp) -> StoreResult<(i64, i64, i64)> {
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS total,
+                COALESCE(SUM(CASE WHEN disabled = 1 THEN 1 ELSE 0 END), 0) AS disabled,
+                COALESCE(SUM(CASE WHEN locked_until > $1 THEN 1 ELSE 0 END), 0) AS locked
+         FROM users",
+    )
+    .bind(t(now))
+    .fetch_one(conn)
+    .await?;
+    Ok((r.try_get("total")?, r.try_get("disabled")?, r.try_get("locked")?))
+}

@@ -212,6 +212,59 @@ pub struct DashboardPage {
     roles: Vec<String>,
     perms: Vec<(String, String)>,
     can_announce: bool,
+    users: Option<(i64, i64, i64)>,
+    jobs: Option<Vec<(String, i64)>>,
+    chart: Option<SignInChart>,
+}
+
+/// A 24-hour bar chart of sign-ins, drawn as inline SVG on the server (no script needed).
+pub struct SignInChart {
+    pub bars: Vec<ChartBar>,
+    pub max: i64,
+    pub total_ok: i64,
+    pub total_failed: i64,
+}
+
+pub struct ChartBar {
+    pub x: i64,
+    pub ok_y: i64,
+    pub ok_h: i64,
+    pub fail_y: i64,
+    pub fail_h: i64,
+    pub label: String,
+    pub title: String,
+    pub show_label: bool,
+}
+
+const CHART_H: i64 = 120;
+
+fn sign_in_chart(series: &[(jiff::Timestamp, i64, i64)], tz: &jiff::tz::TimeZone) -> SignInChart {
+    let max = series.iter().map(|(_, ok, f)| ok + f).max().unwrap_or(0).max(1);
+    let bars = series
+        .iter()
+        .enumerate()
+        .map(|(i, (t, ok, failed))| {
+            let ok_h = ok * CHART_H / max;
+            let fail_h = failed * CHART_H / max;
+            let hour = t.to_zoned(tz.clone()).strftime("%H:00").to_string();
+            ChartBar {
+                x: i as i64 * 25 + 2,
+                ok_y: CHART_H - ok_h,
+                ok_h,
+                fail_y: CHART_H - ok_h - fail_h,
+                fail_h,
+                title: format!("{hour}  ✓{ok} ✗{failed}"),
+                show_label: i % 3 == 0,
+                label: hour,
+            }
+        })
+        .collect();
+    SignInChart {
+        bars,
+        max,
+        total_ok: series.iter().map(|s| s.1).sum(),
+        total_failed: series.iter().map(|s| s.2).sum(),
+    }
 }
 
 pub async fn dashboard(
@@ -248,7 +301,12 @@ pub async fn dashboard(
         .filter(|d| p.has(d.code))
         .map(|d| (d.code.to_string(), if lang == Lang::En { d.en.to_string() } else { d.zh.to_string() }))
         .collect();
+    let o = st.services().overview(&p).await?;
+    let chart = o.sign_ins.as_deref().map(|s| sign_in_chart(s, &st.services().tz));
     Ok(html(&DashboardPage {
+        users: o.users,
+        jobs: o.jobs,
+        chart,
         layout,
         name: p.display_name.clone(),
         unit_name,
