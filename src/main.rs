@@ -193,7 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User { command } => {
             let db = open_db(&settings, &cli.data_dir).await?;
             let svc = services(db, &settings, clock)?;
-            svc.bootstrap(false).await?;
+            svc.bootstrap(waterdesk_services::bootstrap::FirstUsers::None).await?;
             let sys = Principal::system();
             match command {
                 UserCommand::Create { username, name, roles, unit, password } => {

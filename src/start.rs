@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use waterdesk_jobs::{Worker, WorkerConfig};
-use waterdesk_services::bootstrap::BootstrapReport;
+use waterdesk_services::bootstrap::{BootstrapReport, FirstUsers};
 use waterdesk_services::{Clock, Services};
 use waterdesk_store::{Db, DbOptions};
 use waterdesk_web::{AppState, WebSettings};
@@ -86,7 +86,8 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot create data directory {}", o.data_dir.display()))?;
     let db = open_db(&o.settings, &o.data_dir).await?;
     let services = services(db.clone(), &o.settings, o.clock.clone())?;
-    let report = services.bootstrap(o.demo).await?;
+    let first = if o.demo { FirstUsers::Demo } else { FirstUsers::Administrator };
+    let report = services.bootstrap(first).await?;
     if !report.demo_logins.is_empty() {
         let lines: String = report.demo_logins.iter().map(|(u, p, r)| format!("{u} {p} {r}\n")).collect();
         let path = o.data_dir.join("demo-logins.txt");

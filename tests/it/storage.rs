@@ -73,7 +73,7 @@ backend_test!(migrations_are_idempotent, |backend| async move {
     assert!(r.applied.is_empty());
     assert_eq!(r.already, waterdesk_store::migrate::MIGRATIONS.len());
     // Bootstrapping again creates nothing new and keeps the demo users.
-    let again = app.services().bootstrap(true).await.unwrap();
+    let again = app.services().bootstrap(waterdesk_services::bootstrap::FirstUsers::Demo).await.unwrap();
     assert!(again.demo_logins.is_empty() && again.initial_admin.is_none());
     app.stop().await;
 });

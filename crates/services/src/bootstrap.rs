@@ -140,9 +140,22 @@ pub struct BootstrapReport {
     pub demo_logins: Vec<(String, String, String)>,
 }
 
+/// What a first start creates besides the base data (roles, dictionaries, parameters, root unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstUsers {
+    /// A demo utility with one user per role (`serve --demo`).
+    Demo,
+    /// One administrator with a generated password (`serve`).
+    Administrator,
+    /// No users (the CLI's user commands create their own).
+    None,
+}
+
 impl Services {
-    /// Creates whatever of the base data is missing.
-    pub async fn bootstrap(&self, demo: bool) -> ServiceResult<BootstrapReport> {
+    /// Creates whatever of the base data is missing; on an empty user table also the
+    /// first users.
+    pub async fn bootstrap(&self, first: FirstUsers) -> ServiceResult<BootstrapReport> {
+        let demo = first == FirstUsers::Demo;
         let now = self.now();
         let mut report = BootstrapReport::default();
         let mut tx = self.db.begin().await?;
@@ -195,7 +208,7 @@ impl Services {
         let fresh = users::count(&mut tx).await? == 0;
         if fresh && demo {
             report.demo_logins = self.seed_demo(&mut tx, root.id, now).await?;
-        } else if fresh {
+        } else if fresh && first == FirstUsers::Administrator {
             let pw = generate_password();
             let hash = hash(&pw).await?;
             let id = users::insert(
