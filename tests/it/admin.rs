@@ -269,6 +269,9 @@ backend_test!(dictionaries_and_parameters, |backend| async move {
     assert_eq!(r.body["value"], "50");
     assert_eq!(r.body["updated_by"], "admin");
     assert_eq!(a.put("/api/v1/params/no.such", json!({"value": "1"})).await.status, StatusCode::NOT_FOUND);
+    let r = a.put("/api/v1/params/audit.retention_days", json!({"value": "90"})).await;
+    assert!(r.body["error"]["detail"].as_str().unwrap().starts_with("retention_too_short"), "{:?}", r.body);
+    assert_eq!(a.put("/api/v1/params/audit.retention_days", json!({"value": "730"})).await.status, StatusCode::OK);
     app.stop().await;
 });
 

@@ -867,6 +867,14 @@ impl Services {
                 format!("expected a value of type {}", existing.value_type),
             ));
         }
+        // R-SYS-03: the audit log is kept at least 180 days.
+        if key == "audit.retention_days" && value.parse::<i64>().is_ok_and(|d| d < 180) {
+            return Err(ServiceError::validation(
+                "value",
+                "retention_too_short",
+                "the audit log must be kept at least 180 days",
+            ));
+        }
         params::set(&mut tx, key, value, &p.username, self.now()).await?;
         security_in(
             &mut tx,
