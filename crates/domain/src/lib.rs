@@ -5,9 +5,12 @@
 //! crate; it depends on none of them.
 
 pub mod audit;
+pub mod money;
 pub mod numbering;
 pub mod password;
 pub mod permissions;
+pub mod phone;
+pub mod tariff;
 pub mod time;
 pub mod username;
 
