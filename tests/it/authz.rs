@@ -98,6 +98,33 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/audit", Perm(perm::AUDIT_READ), none),
         (Method::GET, "/api/v1/jobs", Perm(perm::ADMIN_JOB_READ), none),
         (Method::GET, "/api/v1/events/stream", Any, none),
+        (Method::GET, "/api/v1/customers", Perm(perm::CUSTOMER_READ), none),
+        (Method::POST, "/api/v1/customers", Perm(perm::CUSTOMER_WRITE), |_| {
+            Some(json!({"kind": "person", "name": "矩阵"}))
+        }),
+        (Method::GET, "/api/v1/customers/{id}", Perm(perm::CUSTOMER_READ), none),
+        (Method::PUT, "/api/v1/customers/{id}", Perm(perm::CUSTOMER_WRITE), |_| {
+            Some(json!({"kind": "person", "name": "矩阵"}))
+        }),
+        (Method::POST, "/api/v1/accounts", Perm(perm::CUSTOMER_WRITE), |r| {
+            Some(
+                json!({"account_no": format!("M{}", r.len()), "holder_id": 999999, "address": "x", "category": "residential"}),
+            )
+        }),
+        (Method::GET, "/api/v1/accounts/{id}", Perm(perm::CUSTOMER_READ), none),
+        (Method::PUT, "/api/v1/accounts/{id}", Perm(perm::CUSTOMER_WRITE), |_| {
+            Some(json!({"account_no": "M0001", "holder_id": 1, "address": "x", "category": "residential"}))
+        }),
+        (Method::POST, "/api/v1/accounts/{id}/meters", Perm(perm::CUSTOMER_WRITE), |_| {
+            Some(json!({"serial": "x", "diameter_mm": 20, "installed_on": "2026-01-01"}))
+        }),
+        (Method::POST, "/api/v1/accounts/{id}/readings", Perm(perm::BILLING_WRITE), |_| {
+            Some(json!({"meter_id": 1, "read_on": "2026-01-01", "reading": 1}))
+        }),
+        (Method::POST, "/api/v1/accounts/{id}/payments", Perm(perm::BILLING_WRITE), |_| {
+            Some(json!({"channel": "wechat", "amount_fen": 100, "external_txn_id": "x"}))
+        }),
+        (Method::GET, "/api/v1/tariffs", Perm(perm::CUSTOMER_READ), none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }

@@ -11,6 +11,7 @@ mod authz;
 mod bad_input;
 mod browser;
 mod cli;
+mod customers;
 mod events;
 mod jobs;
 mod storage;

@@ -38,6 +38,7 @@ pub mod perm {
     pub const CUSTOMER_READ: &str = "customer.read";
     pub const CUSTOMER_WRITE: &str = "customer.write";
     pub const CUSTOMER_PII_READ: &str = "customer.pii.read";
+    pub const BILLING_WRITE: &str = "billing.write";
     pub const CONTACT_READ: &str = "contact.read";
     pub const CONTACT_WRITE: &str = "contact.write";
     pub const ORDER_READ: &str = "order.read";
@@ -80,6 +81,7 @@ pub const ALL: &[PermissionDef] = &[
     PermissionDef {
         code: CUSTOMER_PII_READ, zh: "查看客户敏感信息", en: "See customers' personal data unmasked"
     },
+    PermissionDef { code: BILLING_WRITE, zh: "录入抄表与缴费", en: "Record meter readings and payments" },
     PermissionDef { code: CONTACT_READ, zh: "查看来电来件", en: "View contacts" },
     PermissionDef { code: CONTACT_WRITE, zh: "登记来电来件", en: "Record contacts" },
     PermissionDef { code: ORDER_READ, zh: "查看工单", en: "View work orders" },

@@ -281,23 +281,9 @@ impl Services {
 
     // ---- users -------------------------------------------------------------------------
 
-    /// Unit ids a principal may see, or `None` for all (data scope).
-    async fn scope_units(&self, p: &Principal) -> ServiceResult<Option<Vec<i64>>> {
-        match p.data_scope.as_str() {
-            "all" => Ok(None),
-            "unit" | "own" => Ok(Some(vec![p.unit_id])),
-            _ => {
-                let mut c = self.db.read().await?;
-                let all = units::list(&mut c).await?;
-                let Some(mine) = all.iter().find(|u| u.id == p.unit_id) else { return Ok(Some(vec![])) };
-                Ok(Some(all.iter().filter(|u| u.path.starts_with(&mine.path)).map(|u| u.id).collect()))
-            }
-        }
-    }
-
     pub async fn users_list(&self, p: &Principal, f: &UserFilter) -> ServiceResult<Vec<UserView>> {
         p.require(perm::ADMIN_USER_READ)?;
-        let scope = self.scope_units(p).await?;
+        let scope = self.scope_unit_ids(p).await?;
         let mut c = self.db.read().await?;
         let mut out = Vec::new();
         let mut filter = f.clone();
@@ -328,7 +314,7 @@ impl Services {
 
     pub async fn user_get(&self, p: &Principal, id: i64) -> ServiceResult<UserView> {
         p.require(perm::ADMIN_USER_READ)?;
-        let scope = self.scope_units(p).await?;
+        let scope = self.scope_unit_ids(p).await?;
         let mut c = self.db.read().await?;
         let u = users::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "user" })?;
         if scope.is_some_and(|s| !s.contains(&u.unit_id)) {

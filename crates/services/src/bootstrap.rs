@@ -186,6 +186,10 @@ impl Services {
         for (k, v, ty, zh, en) in PARAMETERS {
             params::ensure(&mut tx, k, v, ty, zh, en, now).await?;
         }
+        for (code, zh, en, tariff) in crate::customers::default_tariffs() {
+            let def = serde_json::to_string(&tariff).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            waterdesk_store::billing::ensure_tariff(&mut tx, code, zh, en, &def, now).await?;
+        }
         let root = match units::get_by_code(&mut tx, "root").await? {
             Some(u) => u,
             None => {
@@ -243,7 +247,141 @@ impl Services {
             .await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        if fresh && demo {
+            self.seed_demo_customers().await?;
+        }
         Ok(report)
+    }
+
+    /// Demo customers with accounts, meters, a year of monthly readings, bills and payments.
+    async fn seed_demo_customers(&self) -> ServiceResult<()> {
+        use crate::customers::{AccountInput, CustomerInput, MeterInput, PaymentInput, PhoneInput, ReadingInput};
+        let sys = crate::Principal::system();
+        let ctx = AuditCtx::cli("demo");
+        let unit = |code: &'static str| async move {
+            let mut c = self.db.read().await?;
+            units::get_by_code(&mut c, code).await?.map(|u| u.id).ok_or(ServiceError::NotFound { entity: "unit" })
+        };
+        let east = unit("branch_east").await?;
+        let west = unit("branch_west").await?;
+        let people = [
+            (
+                "张建华",
+                "13858012345",
+                "330106198503150016",
+                "西湖区文三路12号3幢2单元501室",
+                "HZ0010001",
+                east,
+                3,
+                120.142_31,
+                30.276_12,
+            ),
+            ("李秀英", "13957123456", "", "西湖区文三路18号1幢102室", "HZ0010002", east, 5, 120.143_02, 30.276_55),
+            ("王志强", "18667890123", "", "拱墅区湖墅南路88号6幢301室", "HZ0020001", west, 2, 120.153_77, 30.283_40),
+            (
+                "杭州西溪餐饮有限公司",
+                "057188776655",
+                "",
+                "西湖区天目山路200号底商",
+                "HZ0030001",
+                east,
+                4,
+                120.128_20,
+                30.272_90,
+            ),
+        ];
+        let today = self.now().to_zoned(self.tz.clone()).date();
+        for (n, (name, phone, id_no, address, account_no, unit_id, persons, lon, lat)) in people.into_iter().enumerate()
+        {
+            let organisation = name.ends_with("公司");
+            let c = self
+                .customer_create(
+                    &sys,
+                    &CustomerInput {
+                        kind: if organisation { "organisation" } else { "person" }.into(),
+                        name: name.into(),
+                        id_type: if id_no.is_empty() { String::new() } else { "id_card".into() },
+                        id_number: id_no.into(),
+                        email: String::new(),
+                        wechat_openid: String::new(),
+                        note: String::new(),
+                        unit_id: Some(unit_id),
+                        phones: vec![PhoneInput {
+                            phone: phone.into(),
+                            label: if organisation { "前台".into() } else { "手机".into() },
+                        }],
+                    },
+                    &ctx,
+                )
+                .await?;
+            let a = self
+                .account_create(
+                    &sys,
+                    &AccountInput {
+                        account_no: account_no.into(),
+                        holder_id: c.id,
+                        address: address.into(),
+                        lat: Some(lat),
+                        lon: Some(lon),
+                        category: if organisation { "non_residential" } else { "residential" }.into(),
+                        status: "active".into(),
+                        book_no: format!("B{:03}", 100 + n),
+                        unit_id: Some(unit_id),
+                        tariff_code: None,
+                        household_size: persons,
+                        e_bill: n % 2 == 0,
+                        transfer_reason: String::new(),
+                    },
+                    &ctx,
+                )
+                .await?;
+            let start = today.checked_sub(jiff::Span::new().months(13)).unwrap_or(today);
+            let m = self
+                .meter_add(
+                    &sys,
+                    a.id,
+                    &MeterInput {
+                        serial: format!("WM{}{:04}", today.year(), n + 1),
+                        diameter_mm: if organisation { 40 } else { 20 },
+                        model: "LXS-20E".into(),
+                        installed_on: start.to_string(),
+                        initial_reading: 0,
+                        replaces_meter_id: None,
+                    },
+                    &ctx,
+                )
+                .await?;
+            let mut reading = 0;
+            for k in 1..=12 {
+                let on = start.checked_add(jiff::Span::new().months(k)).unwrap_or(today);
+                if on > today {
+                    break;
+                }
+                // Plausible monthly use: more in summer, more for larger households and businesses.
+                let summer = matches!(on.month(), 6..=9);
+                reading += (persons * 4 + if summer { 6 } else { 0 } + (k % 3)) * if organisation { 6 } else { 1 };
+                let r = self
+                    .reading_record(
+                        &sys,
+                        a.id,
+                        &ReadingInput { meter_id: m.id, read_on: on.to_string(), reading, source: "manual".into() },
+                        &ctx,
+                    )
+                    .await?;
+                // Everyone pays, except the last two months of the second customer (arrears).
+                if let Some(bill) = r.bill.filter(|b| b.total_fen > 0 && !(n == 1 && k > 10)) {
+                    let input = PaymentInput {
+                        channel: ["wechat", "alipay", "counter", "bank"][k as usize % 4].into(),
+                        amount_fen: bill.total_fen,
+                        paid_at: None,
+                        external_txn_id: format!("DEMO-{account_no}-{k}"),
+                        note: String::new(),
+                    };
+                    self.payment_record(&sys, a.id, &input, &ctx).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn seed_demo(

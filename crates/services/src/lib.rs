@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod customers;
 pub mod error;
 pub mod events;
 pub mod overview;

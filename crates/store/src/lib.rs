@@ -8,6 +8,8 @@
 //! not a rewrite of the repositories. See docs/ARCHITECTURE.md.
 
 pub mod audit;
+pub mod billing;
+pub mod customers;
 pub mod db;
 pub mod dialect;
 pub mod dicts;

@@ -18,8 +18,10 @@ pub struct Migration {
 }
 
 /// All migrations, in order.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", script: include_str!("../migrations/0001_foundation.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", script: include_str!("../migrations/0001_foundation.sql") },
+    Migration { version: 2, name: "customers", script: include_str!("../migrations/0002_customers.sql") },
+];
 
 /// What `run` did.
 #[derive(Debug, Clone, Default)]

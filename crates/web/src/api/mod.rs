@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod customers;
 pub mod events;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -26,6 +27,7 @@ integration token `wdt_…`).",
     tags(
         (name = "auth", description = "Sign-in, sessions, own account"),
         (name = "admin", description = "Units, users, roles, dictionaries, parameters"),
+        (name = "customers", description = "Customers, accounts, meters, readings, bills, payments"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -50,8 +52,10 @@ impl Modify for Security {
 
 /// The API routes with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", auth::router().merge(admin::router()).merge(audit::router()).merge(events::router()))
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
+        "/api/v1",
+        auth::router().merge(admin::router()).merge(audit::router()).merge(events::router()).merge(customers::router()),
+    )
 }
 
 /// Query parameters for keyset-paged lists.

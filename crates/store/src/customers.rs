@@ -1,0 +1,583 @@
+//! Customers, their phones, accounts (户号), holders' history, meters and readings.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::sql::Sql;
+use crate::{StoreError, StoreResult, flag, t, ts};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: i64,
+    /// `person` or `organisation`.
+    pub kind: String,
+    pub name: String,
+    pub id_type: String,
+    pub id_number: String,
+    pub email: String,
+    pub wechat_openid: String,
+    pub note: String,
+    pub unit_id: i64,
+    pub created_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+}
+
+/// Fields of a customer.
+#[derive(Debug, Clone)]
+pub struct CustomerFields<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub id_type: &'a str,
+    pub id_number: &'a str,
+    pub email: &'a str,
+    pub wechat_openid: &'a str,
+    pub note: &'a str,
+    pub unit_id: i64,
+}
+
+const CUSTOMER_COLS: &str =
+    "id, kind, name, id_type, id_number, email, wechat_openid, note, unit_id, created_at, updated_at";
+
+fn customer(r: &AnyRow) -> StoreResult<Customer> {
+    Ok(Customer {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        name: r.try_get("name")?,
+        id_type: r.try_get("id_type")?,
+        id_number: r.try_get("id_number")?,
+        email: r.try_get("email")?,
+        wechat_openid: r.try_get("wechat_openid")?,
+        note: r.try_get("note")?,
+        unit_id: r.try_get("unit_id")?,
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+pub async fn insert_customer(
+    conn: &mut AnyConnection,
+    c: &CustomerFields<'_>,
+    now: jiff::Timestamp,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO customers (kind, name, id_type, id_number, email, wechat_openid, note, unit_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(c.kind)
+    .bind(c.name)
+    .bind(c.id_type)
+    .bind(c.id_number)
+    .bind(c.email)
+    .bind(c.wechat_openid)
+    .bind(c.note)
+    .bind(c.unit_id)
+    .bind(t(now))
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn update_customer(
+    conn: &mut AnyConnection,
+    id: i64,
+    c: &CustomerFields<'_>,
+    now: jiff::Timestamp,
+) -> StoreResult<()> {
+    let r = sqlx::query(
+        "UPDATE customers SET kind = $1, name = $2, id_type = $3, id_number = $4, email = $5, wechat_openid = $6,
+            note = $7, unit_id = $8, updated_at = $9 WHERE id = $10",
+    )
+    .bind(c.kind)
+    .bind(c.name)
+    .bind(c.id_type)
+    .bind(c.id_number)
+    .bind(c.email)
+    .bind(c.wechat_openid)
+    .bind(c.note)
+    .bind(c.unit_id)
+    .bind(t(now))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub async fn get_customer(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Customer>> {
+    let sql = format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(customer).transpose()
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomerPhone {
+    pub id: i64,
+    pub phone: String,
+    pub label: String,
+}
+
+/// Replaces a customer's phone numbers (already normalised).
+pub async fn set_phones(
+    conn: &mut AnyConnection,
+    customer_id: i64,
+    phones: &[(String, String)],
+    now: jiff::Timestamp,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM customer_phones WHERE customer_id = $1").bind(customer_id).execute(&mut *conn).await?;
+    let now = t(now);
+    for (phone, label) in phones {
+        let last4: String = phone.chars().skip(phone.chars().count().saturating_sub(4)).collect();
+        sqlx::query(
+            "INSERT INTO customer_phones (customer_id, phone, last4, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(customer_id)
+        .bind(phone.as_str())
+        .bind(last4)
+        .bind(label.as_str())
+        .bind(&now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn phones(conn: &mut AnyConnection, customer_id: i64) -> StoreResult<Vec<CustomerPhone>> {
+    let rows = sqlx::query("SELECT id, phone, label FROM customer_phones WHERE customer_id = $1 ORDER BY id")
+        .bind(customer_id)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(CustomerPhone { id: r.try_get("id")?, phone: r.try_get("phone")?, label: r.try_get("label")? }))
+        .collect()
+}
+
+/// How a customer matched a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    AccountNo,
+    Phone,
+    PhoneLast4,
+    NameExact,
+    NamePrefix,
+    Name,
+    Address,
+}
+
+/// Customer ids matching one search criterion, best first, at most `limit`.
+pub async fn find(
+    conn: &mut AnyConnection,
+    by: MatchKind,
+    value: &str,
+    units: Option<&[i64]>,
+    limit: i64,
+) -> StoreResult<Vec<i64>> {
+    let mut sql = match by {
+        MatchKind::AccountNo => Sql::new(
+            "SELECT DISTINCT c.id AS id FROM customers c JOIN accounts a ON a.holder_id = c.id WHERE a.account_no = ",
+        ),
+        MatchKind::Phone => Sql::new(
+            "SELECT DISTINCT c.id AS id FROM customers c JOIN customer_phones p ON p.customer_id = c.id WHERE p.phone = ",
+        ),
+        MatchKind::PhoneLast4 => Sql::new(
+            "SELECT DISTINCT c.id AS id FROM customers c JOIN customer_phones p ON p.customer_id = c.id WHERE p.last4 = ",
+        ),
+        MatchKind::NameExact => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name = "),
+        MatchKind::NamePrefix | MatchKind::Name => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name LIKE "),
+        MatchKind::Address => Sql::new(
+            "SELECT DISTINCT c.id AS id FROM customers c JOIN accounts a ON a.holder_id = c.id WHERE a.address_key LIKE ",
+        ),
+    };
+    let escaped = crate::dialect::like_escape(value);
+    match by {
+        MatchKind::NamePrefix => sql.bind(format!("{escaped}%")).push(" ESCAPE '\\'"),
+        MatchKind::Name | MatchKind::Address => sql.bind(format!("%{escaped}%")).push(" ESCAPE '\\'"),
+        _ => sql.bind(value),
+    };
+    if let Some(units) = units {
+        push_in(&mut sql, " AND c.unit_id IN (", units);
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(limit);
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// Appends `prefix v1, v2 … )`; an empty list matches nothing.
+pub(crate) fn push_in(sql: &mut Sql, prefix: &'static str, ids: &[i64]) {
+    sql.push(prefix);
+    if ids.is_empty() {
+        sql.push("NULL");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(*id);
+    }
+    sql.push(")");
+}
+
+// ---- accounts ------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Account {
+    pub id: i64,
+    pub account_no: String,
+    pub holder_id: i64,
+    pub address: String,
+    pub lat_e6: Option<i64>,
+    pub lon_e6: Option<i64>,
+    /// `residential`, `non_residential` or `special`.
+    pub category: String,
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    pub book_no: String,
+    pub unit_id: i64,
+    pub tariff_code: String,
+    pub household_size: i64,
+    pub e_bill: bool,
+    pub created_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountFields<'a> {
+    pub account_no: &'a str,
+    pub holder_id: i64,
+    pub address: &'a str,
+    pub lat_e6: Option<i64>,
+    pub lon_e6: Option<i64>,
+    pub category: &'a str,
+    pub status: &'a str,
+    pub book_no: &'a str,
+    pub unit_id: i64,
+    pub tariff_code: &'a str,
+    pub household_size: i64,
+    pub e_bill: bool,
+}
+
+const ACCOUNT_COLS: &str = "id, account_no, holder_id, address, lat_e6, lon_e6, category, status, book_no, unit_id, \
+    tariff_code, household_size, e_bill, created_at, updated_at";
+
+fn account(r: &AnyRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: r.try_get("id")?,
+        account_no: r.try_get("account_no")?,
+        holder_id: r.try_get("holder_id")?,
+        address: r.try_get("address")?,
+        lat_e6: r.try_get("lat_e6")?,
+        lon_e6: r.try_get("lon_e6")?,
+        category: r.try_get("category")?,
+        status: r.try_get("status")?,
+        book_no: r.try_get("book_no")?,
+        unit_id: r.try_get("unit_id")?,
+        tariff_code: r.try_get("tariff_code")?,
+        household_size: r.try_get("household_size")?,
+        e_bill: flag(r, "e_bill")?,
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+/// The searchable form of an address: without white space.
+pub fn address_key(address: &str) -> String {
+    address.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+pub async fn insert_account(conn: &mut AnyConnection, a: &AccountFields<'_>, now: jiff::Timestamp) -> StoreResult<i64> {
+    let now = t(now);
+    let row = sqlx::query(
+        "INSERT INTO accounts (account_no, holder_id, address, address_key, lat_e6, lon_e6, category, status, book_no,
+            unit_id, tariff_code, household_size, e_bill, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+    )
+    .bind(a.account_no)
+    .bind(a.holder_id)
+    .bind(a.address)
+    .bind(address_key(a.address))
+    .bind(a.lat_e6)
+    .bind(a.lon_e6)
+    .bind(a.category)
+    .bind(a.status)
+    .bind(a.book_no)
+    .bind(a.unit_id)
+    .bind(a.tariff_code)
+    .bind(a.household_size)
+    .bind(i64::from(a.e_bill))
+    .bind(&now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    sqlx::query("INSERT INTO account_holders (account_id, customer_id, from_at, reason, created_at) VALUES ($1, $2, $3, 'opened', $3)")
+        .bind(id)
+        .bind(a.holder_id)
+        .bind(&now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
+/// Updates an account's data; a new holder closes the old holder's period (过户 history).
+pub async fn update_account(
+    conn: &mut AnyConnection,
+    id: i64,
+    a: &AccountFields<'_>,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> StoreResult<()> {
+    let old = get_account(conn, id).await?.ok_or(StoreError::NotFound)?;
+    let now_s = t(now);
+    sqlx::query(
+        "UPDATE accounts SET holder_id = $1, address = $2, address_key = $3, lat_e6 = $4, lon_e6 = $5, category = $6,
+            status = $7, book_no = $8, unit_id = $9, tariff_code = $10, household_size = $11, e_bill = $12,
+            updated_at = $13 WHERE id = $14",
+    )
+    .bind(a.holder_id)
+    .bind(a.address)
+    .bind(address_key(a.address))
+    .bind(a.lat_e6)
+    .bind(a.lon_e6)
+    .bind(a.category)
+    .bind(a.status)
+    .bind(a.book_no)
+    .bind(a.unit_id)
+    .bind(a.tariff_code)
+    .bind(a.household_size)
+    .bind(i64::from(a.e_bill))
+    .bind(&now_s)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if old.holder_id != a.holder_id {
+        sqlx::query("UPDATE account_holders SET to_at = $1 WHERE account_id = $2 AND to_at IS NULL")
+            .bind(&now_s)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO account_holders (account_id, customer_id, from_at, reason, created_at) VALUES ($1, $2, $3, $4, $3)")
+            .bind(id)
+            .bind(a.holder_id)
+            .bind(&now_s)
+            .bind(reason)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn get_account(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(account).transpose()
+}
+
+pub async fn get_account_by_no(conn: &mut AnyConnection, no: &str) -> StoreResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE account_no = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(no).fetch_optional(conn).await?;
+    row.as_ref().map(account).transpose()
+}
+
+/// Accounts currently held by a customer.
+pub async fn accounts_of(conn: &mut AnyConnection, customer_id: i64) -> StoreResult<Vec<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE holder_id = $1 ORDER BY account_no");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_id).fetch_all(conn).await?;
+    rows.iter().map(account).collect()
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HolderPeriod {
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub from_at: jiff::Timestamp,
+    pub to_at: Option<jiff::Timestamp>,
+    pub reason: String,
+}
+
+pub async fn holder_history(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Vec<HolderPeriod>> {
+    let rows = sqlx::query(
+        "SELECT h.customer_id AS customer_id, c.name AS customer_name, h.from_at AS from_at, h.to_at AS to_at, h.reason AS reason
+         FROM account_holders h JOIN customers c ON c.id = h.customer_id WHERE h.account_id = $1 ORDER BY h.id",
+    )
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HolderPeriod {
+                customer_id: r.try_get("customer_id")?,
+                customer_name: r.try_get("customer_name")?,
+                from_at: ts(r, "from_at")?,
+                to_at: crate::ts_opt(r, "to_at")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect()
+}
+
+// ---- meters and readings -------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Meter {
+    pub id: i64,
+    pub account_id: i64,
+    pub serial: String,
+    /// 口径, mm.
+    pub diameter_mm: i64,
+    pub model: String,
+    pub installed_on: String,
+    pub removed_on: Option<String>,
+    pub initial_reading: i64,
+    pub last_reading: Option<i64>,
+    pub last_read_on: Option<String>,
+}
+
+fn meter(r: &AnyRow) -> StoreResult<Meter> {
+    Ok(Meter {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        serial: r.try_get("serial")?,
+        diameter_mm: r.try_get("diameter_mm")?,
+        model: r.try_get("model")?,
+        installed_on: r.try_get("installed_on")?,
+        removed_on: r.try_get("removed_on")?,
+        initial_reading: r.try_get("initial_reading")?,
+        last_reading: r.try_get("last_reading")?,
+        last_read_on: r.try_get("last_read_on")?,
+    })
+}
+
+const METER_COLS: &str =
+    "id, account_id, serial, diameter_mm, model, installed_on, removed_on, initial_reading, last_reading, last_read_on";
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_meter(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    serial: &str,
+    diameter_mm: i64,
+    model: &str,
+    installed_on: &str,
+    initial_reading: i64,
+    now: jiff::Timestamp,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO meters (account_id, serial, diameter_mm, model, installed_on, initial_reading, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(serial)
+    .bind(diameter_mm)
+    .bind(model)
+    .bind(installed_on)
+    .bind(initial_reading)
+    .bind(t(now))
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// Marks a meter removed (meter change: the new meter starts its own readings).
+pub async fn remove_meter(conn: &mut AnyConnection, id: i64, on: &str, now: jiff::Timestamp) -> StoreResult<()> {
+    sqlx::query("UPDATE meters SET removed_on = $1, updated_at = $2 WHERE id = $3")
+        .bind(on)
+        .bind(t(now))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn meters_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Vec<Meter>> {
+    let sql = format!("SELECT {METER_COLS} FROM meters WHERE account_id = $1 ORDER BY installed_on, id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(conn).await?;
+    rows.iter().map(meter).collect()
+}
+
+pub async fn get_meter(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Meter>> {
+    let sql = format!("SELECT {METER_COLS} FROM meters WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    row.as_ref().map(meter).transpose()
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Reading {
+    pub id: i64,
+    pub meter_id: i64,
+    pub read_on: String,
+    pub reading: i64,
+    pub volume: i64,
+    /// `manual`, `self`, `import`, `smart`.
+    pub source: String,
+    pub bill_id: Option<i64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_reading(
+    conn: &mut AnyConnection,
+    meter_id: i64,
+    account_id: i64,
+    read_on: &str,
+    reading: i64,
+    volume: i64,
+    source: &str,
+    now: jiff::Timestamp,
+) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO meter_readings (meter_id, account_id, read_on, reading, volume, source, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(meter_id)
+    .bind(account_id)
+    .bind(read_on)
+    .bind(reading)
+    .bind(volume)
+    .bind(source)
+    .bind(t(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE meters SET last_reading = $1, last_read_on = $2, updated_at = $3 WHERE id = $4")
+        .bind(reading)
+        .bind(read_on)
+        .bind(t(now))
+        .bind(meter_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(row.try_get("id")?)
+}
+
+pub async fn set_reading_bill(conn: &mut AnyConnection, reading_id: i64, bill_id: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE meter_readings SET bill_id = $1 WHERE id = $2")
+        .bind(bill_id)
+        .bind(reading_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest readings of an account, newest first.
+pub async fn readings_of(conn: &mut AnyConnection, account_id: i64, limit: i64) -> StoreResult<Vec<Reading>> {
+    let rows = sqlx::query(
+        "SELECT id, meter_id, read_on, reading, volume, source, bill_id FROM meter_readings
+         WHERE account_id = $1 ORDER BY read_on DESC, id DESC LIMIT $2",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Reading {
+                id: r.try_get("id")?,
+                meter_id: r.try_get("meter_id")?,
+                read_on: r.try_get("read_on")?,
+                reading: r.try_get("reading")?,
+                volume: r.try_get("volume")?,
+                source: r.try_get("source")?,
+                bill_id: r.try_get("bill_id")?,
+            })
+        })
+        .collect()
+}
