@@ -34,6 +34,19 @@ try {
   await page.keyboard.press('/');
   check(await page.evaluate(() => document.activeElement && document.activeElement.name === 'q'), '"/" focuses search');
 
+  // An agent's path: search the caller by phone, open the account 360 view.
+  await page.goto(base + '/customers');
+  await page.fill('[data-testid=customer-search]', '13957123456');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=customer-results] [data-testid=account-link]');
+  await page.screenshot({ path: shots + '/customer-search.png' });
+  await page.click('[data-testid=account-link]');
+  await page.waitForSelector('[data-testid=account-no]');
+  check((await page.textContent('[data-testid=account-no]')).includes('HZ0010002'), '360 view of the account');
+  check(await page.locator('[data-testid=usage-chart] rect').count() >= 10, 'usage chart of the last bills');
+  check(await page.locator('[data-testid=bills] tbody tr').count() >= 10, 'bills listed');
+  await page.screenshot({ path: shots + '/account-360.png', fullPage: true });
+
   await page.goto(base + '/');
   await page.screenshot({ path: shots + '/dashboard.png' });
   await page.click('a.lang');

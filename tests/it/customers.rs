@@ -321,3 +321,40 @@ backend_test!(demo_customers, |backend| async move {
     assert_eq!(tariffs.body["items"].as_array().unwrap().len(), 3);
     app.stop().await;
 });
+
+// The agent's pages: search, customer card, 360 view, reading and payment forms.
+backend_test!(customer_pages, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let mut web = crate::helpers::Web::new(&app);
+    web.login("admin", &app.password("admin")).await;
+    let page = web.get(&format!("/customers?q={}", urlencoding::encode("13957123456"))).await.text().await.unwrap();
+    assert!(page.contains("李秀英") && page.contains("HZ0010002"), "search page");
+    let start = page.find("/accounts/").unwrap();
+    let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let page = web.get(&link).await.text().await.unwrap();
+    assert!(page.contains("data-testid=\"usage-chart\"") && page.contains("HZ0010002") && page.contains("欠费"));
+    let id: i64 = link.trim_start_matches("/accounts/").parse().unwrap();
+    let r = web
+        .post_form(
+            &format!("/accounts/{id}/payments"),
+            &[("amount", "12.50"), ("channel", "counter"), ("external_txn_id", "CNT-1")],
+        )
+        .await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"));
+    let r = web
+        .post_form(
+            &format!("/accounts/{id}/payments"),
+            &[("amount", "12.505"), ("channel", "counter"), ("external_txn_id", "CNT-2")],
+        )
+        .await;
+    assert!(
+        r.headers()["location"].to_str().unwrap().contains("err="),
+        "amounts with more than two decimals are refused"
+    );
+    let r = web.post_form("/customers", &[("name", "网页新客户"), ("kind", "person"), ("phone", "13700001111")]).await;
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/customers/"), "{to}");
+    let page = web.get(&to).await.text().await.unwrap();
+    assert!(page.contains("网页新客户") && page.contains("13700001111"));
+    app.stop().await;
+});

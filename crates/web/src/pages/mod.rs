@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod customers;
 
 use askama::Template;
 use axum::Router;
@@ -32,6 +33,15 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/totp"),
     ("POST", "/account/totp"),
     ("POST", "/announcements"),
+    ("GET", "/customers"),
+    ("POST", "/customers"),
+    ("GET", "/customers/new"),
+    ("GET", "/customers/{id}"),
+    ("POST", "/customers/{id}"),
+    ("POST", "/customers/{id}/accounts"),
+    ("GET", "/accounts/{id}"),
+    ("POST", "/accounts/{id}/readings"),
+    ("POST", "/accounts/{id}/payments"),
     ("GET", "/admin/units"),
     ("POST", "/admin/units"),
     ("POST", "/admin/units/{id}"),
@@ -75,6 +85,7 @@ pub fn router() -> Router<AppState> {
         .route("/announcements", post(account::announce))
         .route("/api/docs", get(account::api_docs))
         .merge(admin::router())
+        .merge(customers::router())
 }
 
 /// Renders a template into an HTML response.
@@ -258,6 +269,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
         active: if href == "/" { path == "/" } else { path.starts_with(href) },
     };
     let mut main = vec![item("/", "nav.dashboard", icon::HOME)];
+    if p.has(perm::CUSTOMER_READ) {
+        main.push(item("/customers", "nav.customers", icon::USERS));
+    }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
         main.push(item("/api/docs", "nav.api_docs", icon::CODE));
     }

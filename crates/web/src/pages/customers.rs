@@ -1,0 +1,435 @@
+//! Customer pages for agents: search, customer card, account 360 view with usage chart,
+//! reading and payment entry.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use waterdesk_domain::money::Fen;
+use waterdesk_domain::permissions::perm;
+use waterdesk_services::ServiceError;
+use waterdesk_services::customers::{
+    AccountBrief, AccountInput, CustomerInput, PAYMENT_CHANNELS, PaymentInput, PhoneInput, ReadingInput,
+};
+use waterdesk_store::customers::Meter;
+
+use super::{FlashQuery, Layout, RawForm, after_form, html};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{Path, Query};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/customers", get(search_page).post(customer_create))
+        .route("/customers/new", get(customer_new))
+        .route("/customers/{id}", get(customer_page).post(customer_update))
+        .route("/customers/{id}/accounts", post(account_create))
+        .route("/accounts/{id}", get(account_page))
+        .route("/accounts/{id}/readings", post(reading_create))
+        .route("/accounts/{id}/payments", post(payment_create))
+}
+
+pub struct Hit {
+    id: i64,
+    name: String,
+    organisation: bool,
+    phones: Vec<String>,
+    accounts: Vec<(i64, String, String)>,
+    matched: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "customers/search.html")]
+pub struct SearchPage {
+    layout: Layout,
+    q: String,
+    hits: Vec<Hit>,
+    can_write: bool,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+}
+
+async fn search_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<SearchQuery>,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
+    let q = q.q.unwrap_or_default();
+    let hits = st.services().customer_search(&p, &q, 50).await?;
+    let lang = ctx.lang;
+    let hits = hits
+        .into_iter()
+        .map(|h| Hit {
+            id: h.customer.id,
+            organisation: h.customer.kind == "organisation",
+            name: h.customer.name,
+            phones: h.customer.phones.into_iter().map(|p| p.phone).collect(),
+            accounts: h.customer.accounts.into_iter().map(|a| (a.id, a.account_no, a.address)).collect(),
+            matched: lang.t(&format!(
+                "cust.match.{}",
+                serde_json::to_value(h.matched).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            )),
+        })
+        .collect();
+    let layout = Layout::new(&st, &p, &ctx, "cust.search", &f).await;
+    Ok(html(&SearchPage { layout, q, hits, can_write: p.has(perm::CUSTOMER_WRITE) }))
+}
+
+#[derive(Template)]
+#[template(path = "customers/customer.html")]
+pub struct CustomerPage {
+    layout: Layout,
+    is_new: bool,
+    id: i64,
+    name: String,
+    kind: String,
+    kind_label: String,
+    phones: Vec<String>,
+    first_phone: String,
+    id_type: String,
+    id_number: String,
+    email: String,
+    unit: String,
+    masked: bool,
+    accounts: Vec<AccountBrief>,
+    can_write: bool,
+}
+
+async fn customer_new(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
+    p.require(perm::CUSTOMER_WRITE)?;
+    let layout = Layout::new(&st, &p, &ctx, "cust.new", &f).await;
+    Ok(html(&CustomerPage {
+        layout,
+        is_new: true,
+        id: 0,
+        name: String::new(),
+        kind: "person".into(),
+        kind_label: String::new(),
+        phones: vec![],
+        first_phone: String::new(),
+        id_type: String::new(),
+        id_number: String::new(),
+        email: String::new(),
+        unit: String::new(),
+        masked: false,
+        accounts: vec![],
+        can_write: true,
+    }))
+}
+
+async fn customer_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
+    let c = st.services().customer_get(&p, id).await?;
+    let unit = {
+        let mut conn = st.services().db.read().await?;
+        waterdesk_store::units::get(&mut conn, c.unit_id).await?.map(|u| u.name).unwrap_or_default()
+    };
+    let mut layout = Layout::new(&st, &p, &ctx, "cust.title", &f).await;
+    layout.title = c.name.clone();
+    Ok(html(&CustomerPage {
+        is_new: false,
+        id,
+        kind_label: ctx.lang.t(&format!("cust.kind.{}", c.kind)).to_string(),
+        first_phone: c.phones.first().map(|p| p.phone.clone()).unwrap_or_default(),
+        phones: c.phones.into_iter().map(|p| p.phone).collect(),
+        name: c.name,
+        kind: c.kind,
+        id_type: c.id_type,
+        id_number: c.id_number,
+        email: c.email,
+        unit,
+        masked: c.masked,
+        accounts: c.accounts,
+        can_write: p.has(perm::CUSTOMER_WRITE),
+        layout,
+    }))
+}
+
+fn customer_input(f: &RawForm, keep_phones: Option<Vec<PhoneInput>>) -> CustomerInput {
+    let phone = f.get("phone").trim();
+    CustomerInput {
+        kind: f.get("kind").to_string(),
+        name: f.get("name").to_string(),
+        id_type: f.get("id_type").to_string(),
+        id_number: f.get("id_number").to_string(),
+        email: f.get("email").to_string(),
+        wechat_openid: String::new(),
+        note: String::new(),
+        unit_id: None,
+        phones: if phone.is_empty() {
+            keep_phones.unwrap_or_default()
+        } else {
+            vec![PhoneInput { phone: phone.to_string(), label: String::new() }]
+        },
+    }
+}
+
+async fn customer_create(State(st): State<AppState>, Auth(p, ctx): Auth, f: RawForm) -> Result<Response, ApiError> {
+    match st.services().customer_create(&p, &customer_input(&f, None), &ctx.audit()).await {
+        Ok(c) => after_form(&format!("/customers/{}", c.id), Ok(()), "created"),
+        Err(e) => after_form::<()>("/customers/new", Err(e), ""),
+    }
+}
+
+async fn customer_update(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    p.require(perm::CUSTOMER_WRITE)?;
+    // Masked values are not shown in the form: keep what is stored when a field comes back empty.
+    let current = st
+        .services()
+        .customer_get(
+            &waterdesk_services::Principal {
+                permissions: p.permissions.iter().cloned().chain([perm::CUSTOMER_PII_READ.to_string()]).collect(),
+                ..p.clone()
+            },
+            id,
+        )
+        .await?;
+    let mut input = customer_input(
+        &f,
+        Some(current.phones.iter().map(|x| PhoneInput { phone: x.phone.clone(), label: x.label.clone() }).collect()),
+    );
+    if input.id_number.trim().is_empty() {
+        input.id_number = current.id_number;
+    }
+    input.unit_id = Some(current.unit_id);
+    after_form(&format!("/customers/{id}"), st.services().customer_update(&p, id, &input, &ctx.audit()).await, "saved")
+}
+
+async fn account_create(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    p.require(perm::CUSTOMER_WRITE)?;
+    let holder = st.services().customer_get(&p, id).await?;
+    let input = AccountInput {
+        account_no: f.get("account_no").to_string(),
+        holder_id: id,
+        address: f.get("address").to_string(),
+        lat: None,
+        lon: None,
+        category: f.get("category").to_string(),
+        status: "active".into(),
+        book_no: String::new(),
+        unit_id: Some(holder.unit_id),
+        tariff_code: None,
+        household_size: f.int("household_size").unwrap_or(4),
+        e_bill: false,
+        transfer_reason: String::new(),
+    };
+    match st.services().account_create(&p, &input, &ctx.audit()).await {
+        Ok(a) => after_form(&format!("/accounts/{}", a.id), Ok(()), "created"),
+        Err(e) => after_form::<()>(&format!("/customers/{id}"), Err(e), ""),
+    }
+}
+
+pub struct UsageBar {
+    x: i64,
+    y: i64,
+    h: i64,
+    volume: i64,
+    amount: String,
+    label: String,
+}
+
+pub struct BillRow {
+    period: String,
+    volume: i64,
+    total: String,
+    paid: String,
+    status: String,
+    due_on: String,
+}
+
+pub struct PaymentRow {
+    time: String,
+    amount: String,
+    channel: String,
+    txn: String,
+}
+
+#[derive(Template)]
+#[template(path = "customers/account.html")]
+pub struct AccountPage {
+    layout: Layout,
+    id: i64,
+    account_no: String,
+    address: String,
+    category: String,
+    status: String,
+    tariff_name: String,
+    household: i64,
+    book_no: String,
+    holder_id: i64,
+    holder_name: String,
+    holder_phones: Vec<String>,
+    arrears_fen: i64,
+    arrears: String,
+    credit: String,
+    tier: usize,
+    ytd: i64,
+    remaining: Option<i64>,
+    tier_pct: i64,
+    usage: Vec<UsageBar>,
+    bills: Vec<BillRow>,
+    payments: Vec<PaymentRow>,
+    meters: Vec<Meter>,
+    current_meter: i64,
+    holders: Vec<(String, String, String, String)>,
+    channels: Vec<&'static str>,
+    can_bill: bool,
+}
+
+async fn account_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
+    let v = st.services().account_360(&p, id).await?;
+    let lang = ctx.lang;
+    let mut layout = Layout::new(&st, &p, &ctx, "acct.title", &f).await;
+    layout.title = format!("{} {}", lang.t("acct.title"), v.account.account_no);
+    // Usage chart: the last 12 bills, oldest left.
+    let mut bills_asc: Vec<_> = v.bills.iter().collect();
+    bills_asc.reverse();
+    let max = bills_asc.iter().map(|b| b.volume).max().unwrap_or(0).max(1);
+    let usage = bills_asc
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let h = b.volume * 100 / max;
+            UsageBar {
+                x: i as i64 * 50 + 4,
+                y: 120 - h,
+                h,
+                volume: b.volume,
+                amount: Fen(b.total_fen).to_string(),
+                label: b.period[2..].to_string(),
+            }
+        })
+        .collect();
+    let tier_pct = match v.tier.remaining_in_tier {
+        Some(r) if v.tier.ytd + r > 0 => (v.tier.ytd * 100 / (v.tier.ytd + r)).clamp(0, 100),
+        _ => 100,
+    };
+    Ok(html(&AccountPage {
+        id,
+        account_no: v.account.account_no.clone(),
+        address: v.account.address.clone(),
+        category: lang.t(&format!("acct.category.{}", v.account.category)).to_string(),
+        status: lang.t(&format!("acct.status.{}", v.account.status)).to_string(),
+        tariff_name: v.tariff_name.clone(),
+        household: v.account.household_size,
+        book_no: v.account.book_no.clone(),
+        holder_id: v.holder.id,
+        holder_name: v.holder.name.clone(),
+        holder_phones: v.holder.phones.iter().map(|p| p.phone.clone()).collect(),
+        arrears_fen: v.balance.arrears_fen,
+        arrears: Fen(v.balance.arrears_fen).to_string(),
+        credit: Fen(v.balance.credit_fen.max(0)).to_string(),
+        tier: v.tier.tier,
+        ytd: v.tier.ytd,
+        remaining: v.tier.remaining_in_tier,
+        tier_pct,
+        usage,
+        bills: v
+            .bills
+            .iter()
+            .map(|b| BillRow {
+                period: b.period.clone(),
+                volume: b.volume,
+                total: Fen(b.total_fen).to_string(),
+                paid: Fen(b.paid_fen).to_string(),
+                status: b.status.clone(),
+                due_on: b.due_on.clone(),
+            })
+            .collect(),
+        payments: v
+            .payments
+            .iter()
+            .map(|x| PaymentRow {
+                time: layout.dt(&x.paid_at),
+                amount: Fen(x.amount_fen).to_string(),
+                channel: x.channel.clone(),
+                txn: x.external_txn_id.clone(),
+            })
+            .collect(),
+        current_meter: v.meters.iter().rev().find(|m| m.removed_on.is_none()).map(|m| m.id).unwrap_or(0),
+        meters: v.meters.clone(),
+        holders: v
+            .holders
+            .iter()
+            .map(|h| {
+                (
+                    h.customer_name.clone(),
+                    layout.dt(&h.from_at),
+                    h.to_at.map(|t| layout.dt(&t)).unwrap_or_default(),
+                    h.reason.clone(),
+                )
+            })
+            .collect(),
+        channels: PAYMENT_CHANNELS.to_vec(),
+        can_bill: p.has(perm::BILLING_WRITE),
+        layout,
+    }))
+}
+
+async fn reading_create(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    let input = ReadingInput {
+        meter_id: f.int("meter_id").unwrap_or_default(),
+        read_on: f.get("read_on").to_string(),
+        reading: f.int("reading").unwrap_or(-1),
+        source: "manual".into(),
+    };
+    after_form(&format!("/accounts/{id}"), st.services().reading_record(&p, id, &input, &ctx.audit()).await, "saved")
+}
+
+async fn payment_create(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    p.require(perm::BILLING_WRITE)?;
+    let Some(amount) = Fen::parse_yuan(f.get("amount")) else {
+        return after_form::<()>(
+            &format!("/accounts/{id}"),
+            Err(ServiceError::validation("amount", "invalid_amount", "e.g. 39.00")),
+            "",
+        );
+    };
+    let input = PaymentInput {
+        channel: f.get("channel").to_string(),
+        amount_fen: amount.0,
+        paid_at: None,
+        external_txn_id: f.get("external_txn_id").to_string(),
+        note: String::new(),
+    };
+    after_form(&format!("/accounts/{id}"), st.services().payment_record(&p, id, &input, &ctx.audit()).await, "saved")
+}
