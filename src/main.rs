@@ -52,6 +52,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Generate realistic sample data at scale (customers, accounts, meters, readings, bills, payments).
+    Seed {
+        /// How many customers (each with one account and meter).
+        #[arg(long, default_value_t = 1000)]
+        customers: i64,
+        /// Months of readings and bills per account.
+        #[arg(long, default_value_t = 24)]
+        months: i64,
+        /// Random seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 2050)]
+        seed: u64,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -236,6 +248,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("`{username}` unlocked");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed { customers, months, seed } => {
+            if !(1..=10_000_000).contains(&customers) || !(1..=120).contains(&months) {
+                anyhow::bail!("--customers must be 1..=10000000 and --months 1..=120");
+            }
+            let db = open_db(&settings, &cli.data_dir).await?;
+            let svc = services(db, &settings, clock)?;
+            svc.bootstrap(waterdesk_services::bootstrap::FirstUsers::None).await?;
+            let started = std::time::Instant::now();
+            let opts = waterdesk_services::seed::SeedOptions { customers, months, seed, ..Default::default() };
+            let mut last_print = 0.0;
+            let r = svc
+                .seed_customers(&opts, |done, total| {
+                    let secs = started.elapsed().as_secs_f64();
+                    if secs - last_print >= 2.0 || done == total {
+                        last_print = secs;
+                        eprintln!("  {done}/{total} customers ({:.0}/s)", done as f64 / secs.max(0.001));
+                    }
+                })
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "seeded {} customers, {} readings and bills, {} payments in {:.1} s ({:.0} customers/s)",
+                r.customers,
+                r.bills,
+                r.payments,
+                r.seconds,
+                r.customers as f64 / r.seconds.max(0.001)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify } => {

@@ -358,3 +358,36 @@ backend_test!(customer_pages, |backend| async move {
     assert!(page.contains("网页新客户") && page.contains("13700001111"));
     app.stop().await;
 });
+
+// `waterdesk seed`: realistic data in bulk, consistent with the ledger, and the id
+// generators continue after it (new rows do not collide with seeded ones).
+backend_test!(seeding, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services();
+    let opts = waterdesk_services::seed::SeedOptions { customers: 120, months: 6, seed: 7, batch: 50 };
+    let mut calls = 0;
+    let r = s.seed_customers(&opts, |_, _| calls += 1).await.unwrap();
+    assert_eq!((r.customers, calls), (120, 3));
+    assert!(r.bills >= 120 * 5 && r.payments > 0);
+    let admin = app.api("admin").await;
+    let hits = admin.get(&format!("/api/v1/customers?q={}", urlencoding::encode("杭州"))).await;
+    assert!(hits.status.is_success());
+    let acc = admin.get("/api/v1/customers?q=SD000000010").await;
+    let item = &acc.body["items"][0];
+    assert_eq!(item["matched"], "account_no", "{:?}", acc.body);
+    let phone = item["customer"]["phones"][0]["phone"].as_str().unwrap().to_string();
+    assert_eq!(phone.len(), 11);
+    let by_phone = admin.get(&format!("/api/v1/customers?q={phone}")).await;
+    assert!(by_phone.body["items"].as_array().unwrap().iter().any(|h| h["customer"]["id"] == item["customer"]["id"]));
+    let account_id = item["customer"]["accounts"][0]["id"].as_i64().unwrap();
+    let v = admin.get(&format!("/api/v1/accounts/{account_id}")).await;
+    assert!(v.body["bills"].as_array().unwrap().len() >= 5);
+    let billed: i64 = v.body["balance"]["billed_fen"].as_i64().unwrap();
+    let paid: i64 = v.body["balance"]["paid_fen"].as_i64().unwrap();
+    assert!(billed >= paid && v.body["balance"]["credit_fen"] == 0, "{:?}", v.body["balance"]);
+    // New rows after seeding get fresh ids.
+    let c = admin.post("/api/v1/customers", json!({"kind": "person", "name": "种子之后"})).await;
+    assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+    assert!(c.body["id"].as_i64().unwrap() > 120);
+    app.stop().await;
+});

@@ -373,7 +373,13 @@ impl Services {
                     let input = PaymentInput {
                         channel: ["wechat", "alipay", "counter", "bank"][k as usize % 4].into(),
                         amount_fen: bill.total_fen,
-                        paid_at: None,
+                        // Paid a few days after the reading, in office hours.
+                        paid_at: on
+                            .checked_add(jiff::Span::new().days(3 + k % 9))
+                            .ok()
+                            .and_then(|d| d.at(9 + (k % 8) as i8, 15, 0, 0).to_zoned(self.tz.clone()).ok())
+                            .map(|z| z.timestamp())
+                            .filter(|t| *t <= self.now()),
                         external_txn_id: format!("DEMO-{account_no}-{k}"),
                         note: String::new(),
                     };

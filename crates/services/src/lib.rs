@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod overview;
 pub mod principal;
+pub mod seed;
 
 use std::sync::Arc;
 

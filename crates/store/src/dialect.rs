@@ -44,6 +44,30 @@ pub fn begin_write(backend: Backend) -> &'static str {
     }
 }
 
+/// Appends placeholder number `n` of a bulk statement. SQLite resolves `$n` names with a
+/// linear search per parameter (quadratic on a 10,000-parameter insert), so bulk
+/// statements use anonymous `?` there; PostgreSQL needs `$n`.
+pub fn push_bulk_placeholder(backend: Backend, sql: &mut String, n: usize) {
+    match backend {
+        Backend::Sqlite => sql.push('?'),
+        Backend::Postgres => {
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+    }
+}
+
+/// The statement that moves an identity column past explicitly inserted ids. SQLite's
+/// `AUTOINCREMENT` keeps track by itself.
+pub fn sync_identity(backend: Backend, table: &str) -> Option<String> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(format!(
+            "SELECT CAST(setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table})) AS BIGINT) AS v"
+        )),
+    }
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod bulk;
 pub mod customers;
 pub mod db;
 pub mod dialect;
