@@ -186,14 +186,18 @@ pub async fn find(
             "SELECT DISTINCT c.id AS id FROM customers c JOIN customer_phones p ON p.customer_id = c.id WHERE p.last4 = ",
         ),
         MatchKind::NameExact => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name = "),
-        MatchKind::NamePrefix | MatchKind::Name => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name LIKE "),
+        // A prefix as a range, so the index on `name` serves it on every backend (LIKE
+        // 'x%' uses an index on neither SQLite, case-insensitive LIKE, nor PostgreSQL
+        // without a pattern-ops index).
+        MatchKind::NamePrefix => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name >= "),
+        MatchKind::Name => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name LIKE "),
         MatchKind::Address => Sql::new(
             "SELECT DISTINCT c.id AS id FROM customers c JOIN accounts a ON a.holder_id = c.id WHERE a.address_key LIKE ",
         ),
     };
     let escaped = crate::dialect::like_escape(value);
     match by {
-        MatchKind::NamePrefix => sql.bind(format!("{escaped}%")).push(" ESCAPE '\\'"),
+        MatchKind::NamePrefix => sql.bind(value).push(" AND c.name < ").bind(format!("{value}\u{10FFFF}")),
         MatchKind::Name | MatchKind::Address => sql.bind(format!("%{escaped}%")).push(" ESCAPE '\\'"),
         _ => sql.bind(value),
     };
