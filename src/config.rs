@@ -22,6 +22,8 @@ pub struct Settings {
     pub security_profile: String,
     pub auth: Option<AuthConfig>,
     pub jobs: JobSettings,
+    /// Where account balances come from: the built-in ledger or a billing system over HTTP.
+    pub billing: waterdesk_services::billing_provider::BillingConfig,
     pub log: LogSettings,
     /// Time zone for local days (numbers, reports) and display.
     pub timezone: String,
@@ -83,6 +85,7 @@ impl Default for Settings {
             security_profile: "standard".into(),
             auth: None,
             jobs: JobSettings::default(),
+            billing: Default::default(),
             log: LogSettings::default(),
             timezone: "Asia/Shanghai".into(),
         }
@@ -168,6 +171,7 @@ impl Settings {
             .parse::<std::net::SocketAddr>()
             .map_err(|e| anyhow::anyhow!("server.bind `{}`: {e}", self.server.bind))?;
         self.time_zone()?;
+        self.billing.validate().map_err(|e| anyhow::anyhow!(e))?;
         let a = self.auth_config();
         if a.lockout_threshold < 1 || a.idle_timeout_minutes < 1 || a.session_max_hours < 1 || a.password_min_length < 6
         {

@@ -25,7 +25,7 @@ pub async fn open_db(settings: &Settings, data_dir: &Path) -> anyhow::Result<Db>
 
 /// The services over an open database.
 pub fn services(db: Db, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
-    Ok(Services::new(db, clock, settings.auth_config(), settings.time_zone()?))
+    Ok(Services::new(db, clock, settings.auth_config(), settings.time_zone()?).with_billing(settings.billing.clone()))
 }
 
 fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {

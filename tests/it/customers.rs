@@ -212,11 +212,17 @@ backend_test!(readings_bills_and_tiers, |backend| async move {
     assert_eq!(r.body["bill"]["water_fen"], 70 * 435 + 10 * 870, "tiers continue across the meter change");
 
     let v = admin.get(&format!("/api/v1/accounts/{acc}")).await;
-    assert_eq!(v.body["tier"], json!({"tier": 3, "ytd": 310, "remaining_in_tier": null}));
-    assert_eq!(v.body["bills"].as_array().unwrap().len(), 3);
+    let b = &v.body["billing"];
+    assert_eq!(
+        (b["tier"].clone(), b["ytd_m3"].clone(), b["remaining_in_tier"].clone()),
+        (json!(3), json!(310), json!(null))
+    );
+    assert_eq!(b["source"], "builtin");
+    assert_eq!(v.body["billing"]["bills"].as_array().unwrap().len(), 3);
     assert_eq!(v.body["meters"].as_array().unwrap().len(), 2);
-    let billed: i64 = v.body["bills"].as_array().unwrap().iter().map(|b| b["total_fen"].as_i64().unwrap()).sum();
-    assert_eq!(v.body["balance"]["arrears_fen"], billed);
+    let billed: i64 =
+        v.body["billing"]["bills"].as_array().unwrap().iter().map(|b| b["total_fen"].as_i64().unwrap()).sum();
+    assert_eq!(v.body["billing"]["arrears_fen"], billed);
     app.stop().await;
 });
 
@@ -249,20 +255,20 @@ backend_test!(payments_are_idempotent, |backend| async move {
     assert_eq!(pay(4000, "WX-0001").await.body["error"]["field"], "external_txn_id", "same id, other amount");
     assert_eq!(pay(0, "WX-0002").await.body["error"]["field"], "amount_fen");
     let v = admin.get(&format!("/api/v1/accounts/{acc}")).await;
-    let bills = v.body["bills"].as_array().unwrap();
+    let bills = v.body["billing"]["bills"].as_array().unwrap();
     assert_eq!(
         (bills[1]["status"].as_str(), bills[1]["paid_fen"].as_i64()),
         (Some("paid"), Some(3900)),
         "oldest bill first"
     );
     assert_eq!((bills[0]["status"].as_str(), bills[0]["paid_fen"].as_i64()), (Some("partial"), Some(1100)));
-    assert_eq!(v.body["balance"]["arrears_fen"], 7800 - 5000);
-    assert_eq!(v.body["payments"].as_array().unwrap().len(), 1);
+    assert_eq!(v.body["billing"]["arrears_fen"], 7800 - 5000);
+    assert_eq!(v.body["billing"]["payments"].as_array().unwrap().len(), 1);
     // Overpayment becomes credit, which settles the next bill when it comes.
     pay(10_000, "WX-0003").await;
     let v = admin.get(&format!("/api/v1/accounts/{acc}")).await;
-    assert_eq!(v.body["balance"]["arrears_fen"], 0);
-    assert_eq!(v.body["balance"]["credit_fen"], 15_000 - 7800);
+    assert_eq!(v.body["billing"]["arrears_fen"], 0);
+    assert_eq!(v.body["billing"]["credit_fen"], 15_000 - 7800);
     let r = reading(&admin, acc, m, "2026-03-31", 30).await;
     assert_eq!(r.body["bill"]["status"], "paid", "{:?}", r.body);
     // Payments to unknown accounts are refused.
@@ -315,8 +321,8 @@ backend_test!(demo_customers, |backend| async move {
     let li = agent.get(&format!("/api/v1/customers?q={}", urlencoding::encode("李秀英"))).await;
     let acc = li.body["items"][0]["customer"]["accounts"][0]["id"].as_i64().unwrap();
     let v: Value = agent.get(&format!("/api/v1/accounts/{acc}")).await.body;
-    assert!(v["bills"].as_array().unwrap().len() >= 10, "a year of bills");
-    assert!(v["balance"]["arrears_fen"].as_i64().unwrap() > 0, "the demo shows arrears");
+    assert!(v["billing"]["bills"].as_array().unwrap().len() >= 10, "a year of bills");
+    assert!(v["billing"]["arrears_fen"].as_i64().unwrap() > 0, "the demo shows arrears");
     let tariffs = agent.get("/api/v1/tariffs").await;
     assert_eq!(tariffs.body["items"].as_array().unwrap().len(), 3);
     app.stop().await;
@@ -381,10 +387,15 @@ backend_test!(seeding, |backend| async move {
     assert!(by_phone.body["items"].as_array().unwrap().iter().any(|h| h["customer"]["id"] == item["customer"]["id"]));
     let account_id = item["customer"]["accounts"][0]["id"].as_i64().unwrap();
     let v = admin.get(&format!("/api/v1/accounts/{account_id}")).await;
-    assert!(v.body["bills"].as_array().unwrap().len() >= 5);
-    let billed: i64 = v.body["balance"]["billed_fen"].as_i64().unwrap();
-    let paid: i64 = v.body["balance"]["paid_fen"].as_i64().unwrap();
-    assert!(billed >= paid && v.body["balance"]["credit_fen"] == 0, "{:?}", v.body["balance"]);
+    assert!(v.body["billing"]["bills"].as_array().unwrap().len() >= 5);
+    let arrears = v.body["billing"]["arrears_fen"].as_i64().unwrap();
+    let unpaid: i64 = v.body["billing"]["bills"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["total_fen"].as_i64().unwrap() - b["paid_fen"].as_i64().unwrap())
+        .sum();
+    assert!(arrears >= unpaid && v.body["billing"]["credit_fen"] == 0, "{:?}", v.body["billing"]);
     // New rows after seeding get fresh ids.
     let c = admin.post("/api/v1/customers", json!({"kind": "person", "name": "种子之后"})).await;
     assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);

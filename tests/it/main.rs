@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod authz;
 mod bad_input;
+mod billing;
 mod browser;
 mod cli;
 mod customers;

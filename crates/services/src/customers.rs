@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use waterdesk_domain::money::Fen;
 use waterdesk_domain::permissions::perm;
 use waterdesk_domain::phone::{Phone, PhoneError, mask_id_number, mask_phone, valid_id_number};
-use waterdesk_domain::tariff::{Tariff, TierPosition};
+use waterdesk_domain::tariff::Tariff;
 use waterdesk_store::billing::{self, Bill, NewBill, Payment};
 use waterdesk_store::customers::{
     self as repo, Account, AccountFields, Customer, CustomerFields, HolderPeriod, MatchKind, Meter, Reading,
@@ -148,17 +148,6 @@ fn four() -> i64 {
     4
 }
 
-/// Money owed and paid on an account.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Balance {
-    pub billed_fen: i64,
-    pub paid_fen: i64,
-    /// Unpaid bills (欠费).
-    pub arrears_fen: i64,
-    /// Payments not yet used by a bill (预存).
-    pub credit_fen: i64,
-}
-
 /// Everything an agent needs about an account (the 360 view).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Account360 {
@@ -167,28 +156,9 @@ pub struct Account360 {
     pub holders: Vec<HolderPeriod>,
     pub meters: Vec<Meter>,
     pub readings: Vec<Reading>,
-    pub bills: Vec<Bill>,
-    pub payments: Vec<Payment>,
-    pub balance: Balance,
-    pub tier: TierView,
+    /// Bills, payments, arrears, credit and tier position from the billing provider.
+    pub billing: crate::billing_provider::BillingSummary,
     pub tariff_name: String,
-}
-
-/// Where the account stands in this year's tiers (阶梯位置).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TierView {
-    /// 1-based current tier.
-    pub tier: usize,
-    /// m³ used this year.
-    pub ytd: i64,
-    /// m³ left before the next tier, if there is one.
-    pub remaining_in_tier: Option<i64>,
-}
-
-impl From<TierPosition> for TierView {
-    fn from(t: TierPosition) -> Self {
-        TierView { tier: t.tier, ytd: t.ytd, remaining_in_tier: t.remaining_in_tier }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -669,30 +639,10 @@ impl Services {
         let holders = repo::holder_history(&mut c, id).await?;
         let meters = repo::meters_of(&mut c, id).await?;
         let readings = repo::readings_of(&mut c, id, 24).await?;
-        let bills = billing::bills_of(&mut c, id, 12).await?;
-        let payments = billing::payments_of(&mut c, id, 12).await?;
-        let (billed, paid, received) = billing::balance(&mut c, id).await?;
-        let year = self.now().to_zoned(self.tz.clone()).year().to_string();
-        let ytd = billing::ytd(&mut c, id, &year).await?;
-        let (tariff, tariff_name) = Self::tariff_of(billing::tariff(&mut c, &account.tariff_code).await?)?;
-        let tier = tariff.position(ytd, account.household_size).into();
-        Ok(Account360 {
-            balance: Balance {
-                billed_fen: billed,
-                paid_fen: paid,
-                arrears_fen: billed - paid,
-                credit_fen: received - paid,
-            },
-            account,
-            holder,
-            holders,
-            meters,
-            readings,
-            bills,
-            payments,
-            tier,
-            tariff_name,
-        })
+        let tariff_name = billing::tariff(&mut c, &account.tariff_code).await?.map(|t| t.name).unwrap_or_default();
+        drop(c);
+        let billing = self.billing_summary(&account).await?;
+        Ok(Account360 { account, holder, holders, meters, readings, billing, tariff_name })
     }
 
     /// Installs a meter on an account, optionally replacing (换表) an old one.

@@ -38,6 +38,9 @@ pub enum ServiceError {
     InUse { entity: &'static str },
     #[error("separation of duties forbids combining {0}")]
     SeparationOfDuties(String),
+    /// An outside system (billing, SMS …) failed or answered nonsense.
+    #[error("{service} system unavailable")]
+    Upstream { service: &'static str },
     #[error(transparent)]
     Store(StoreError),
     #[error("internal error: {0}")]
@@ -63,6 +66,7 @@ impl ServiceError {
             ServiceError::Duplicate { .. } => "duplicate",
             ServiceError::InUse { .. } => "in_use",
             ServiceError::SeparationOfDuties(_) => "separation_of_duties",
+            ServiceError::Upstream { .. } => "upstream_unavailable",
             ServiceError::Store(StoreError::Conflict(_)) => "duplicate",
             ServiceError::Store(_) | ServiceError::Internal(_) => "internal",
         }

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod billing_provider;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
@@ -35,12 +36,20 @@ pub struct Services {
     pub auth: Arc<AuthConfig>,
     pub tz: jiff::tz::TimeZone,
     pub events: EventBus,
+    /// Where account balances come from.
+    pub billing: Arc<billing_provider::BillingConfig>,
 }
 
 impl Services {
     pub fn new(db: Db, clock: Arc<dyn Clock>, auth: AuthConfig, tz: jiff::tz::TimeZone) -> Self {
         let events = EventBus::new(db.backend());
-        Services { db, clock, auth: Arc::new(auth), tz, events }
+        Services { db, clock, auth: Arc::new(auth), tz, events, billing: Arc::new(Default::default()) }
+    }
+
+    /// Uses another billing provider.
+    pub fn with_billing(mut self, billing: billing_provider::BillingConfig) -> Self {
+        self.billing = Arc::new(billing);
+        self
     }
 
     pub fn now(&self) -> jiff::Timestamp {

@@ -63,6 +63,7 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ServiceError::Duplicate { .. } | ServiceError::InUse { .. } | ServiceError::Store(StoreError::Conflict(_)) => {
             StatusCode::CONFLICT
         }
+        ServiceError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -70,6 +71,9 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let status = status_of(&e);
+        if let ServiceError::Upstream { service } = &e {
+            return ApiError::new(status, "upstream_unavailable").detail(format!("{service} system unavailable"));
+        }
         if status.is_server_error() {
             tracing::error!(error = %e, "internal error");
             return ApiError::new(status, "internal");

@@ -287,6 +287,7 @@ pub struct AccountPage {
     arrears: String,
     credit: String,
     tier: usize,
+    source: String,
     ytd: i64,
     remaining: Option<i64>,
     tier_pct: i64,
@@ -310,8 +311,9 @@ async fn account_page(
     let lang = ctx.lang;
     let mut layout = Layout::new(&st, &p, &ctx, "acct.title", &f).await;
     layout.title = format!("{} {}", lang.t("acct.title"), v.account.account_no);
+    let b = &v.billing;
     // Usage chart: the last 12 bills, oldest left.
-    let mut bills_asc: Vec<_> = v.bills.iter().collect();
+    let mut bills_asc: Vec<_> = b.bills.iter().collect();
     bills_asc.reverse();
     let max = bills_asc.iter().map(|b| b.volume).max().unwrap_or(0).max(1);
     let usage = bills_asc
@@ -319,18 +321,19 @@ async fn account_page(
         .enumerate()
         .map(|(i, b)| {
             let h = b.volume * 100 / max;
+            let label = b.period.get(2..).unwrap_or(&b.period).to_string();
             UsageBar {
                 x: i as i64 * 50 + 4,
                 y: 120 - h,
                 h,
                 volume: b.volume,
                 amount: Fen(b.total_fen).to_string(),
-                label: b.period[2..].to_string(),
+                label,
             }
         })
         .collect();
-    let tier_pct = match v.tier.remaining_in_tier {
-        Some(r) if v.tier.ytd + r > 0 => (v.tier.ytd * 100 / (v.tier.ytd + r)).clamp(0, 100),
+    let tier_pct = match b.remaining_in_tier {
+        Some(r) if b.ytd_m3 + r > 0 => (b.ytd_m3 * 100 / (b.ytd_m3 + r)).clamp(0, 100),
         _ => 100,
     };
     Ok(html(&AccountPage {
@@ -345,15 +348,17 @@ async fn account_page(
         holder_id: v.holder.id,
         holder_name: v.holder.name.clone(),
         holder_phones: v.holder.phones.iter().map(|p| p.phone.clone()).collect(),
-        arrears_fen: v.balance.arrears_fen,
-        arrears: Fen(v.balance.arrears_fen).to_string(),
-        credit: Fen(v.balance.credit_fen.max(0)).to_string(),
-        tier: v.tier.tier,
-        ytd: v.tier.ytd,
-        remaining: v.tier.remaining_in_tier,
+        arrears_fen: v.billing.arrears_fen,
+        arrears: Fen(v.billing.arrears_fen).to_string(),
+        credit: Fen(v.billing.credit_fen.max(0)).to_string(),
+        tier: v.billing.tier.unwrap_or(0),
+        ytd: v.billing.ytd_m3,
+        remaining: v.billing.remaining_in_tier,
+        source: v.billing.source.clone(),
         tier_pct,
         usage,
         bills: v
+            .billing
             .bills
             .iter()
             .map(|b| BillRow {
@@ -366,6 +371,7 @@ async fn account_page(
             })
             .collect(),
         payments: v
+            .billing
             .payments
             .iter()
             .map(|x| PaymentRow {
