@@ -64,6 +64,8 @@ enum Command {
         #[arg(long, default_value_t = 2050)]
         seed: u64,
     },
+    /// Rebuild the customer search index (after an upgrade or a bulk load by SQL).
+    Reindex,
     /// Configuration tools.
     Config {
         #[command(subcommand)]
@@ -278,6 +280,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.seconds,
                 r.customers as f64 / r.seconds.max(0.001)
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            let db = open_db(&settings, &cli.data_dir).await?;
+            let svc = services(db, &settings, clock)?;
+            let started = std::time::Instant::now();
+            let mut last = 0.0;
+            let n = svc
+                .reindex_customers(|done| {
+                    let secs = started.elapsed().as_secs_f64();
+                    if secs - last >= 2.0 {
+                        last = secs;
+                        eprintln!("  {done} customers ({:.0}/s)", done as f64 / secs.max(0.001));
+                    }
+                })
+                .await
+                .map_err(cli_error)?;
+            println!("search index rebuilt for {n} customers in {:.1} s", started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify } => {

@@ -143,6 +143,15 @@ backend_test!(ownership_transfer_history, |backend| async move {
     assert_eq!(hist[1]["reason"], "房屋买卖");
     assert_eq!(v.body["holder"]["name"], "新户主");
     assert!(agent.get(&format!("/api/v1/customers/{a}")).await.body["accounts"].as_array().unwrap().is_empty());
+    // The address is now found under the new holder only (the search index follows the account).
+    let hits = agent.get(&format!("/api/v1/customers?q={}", urlencoding::encode("文二路2号"))).await;
+    let ids: Vec<i64> =
+        hits.body["items"].as_array().unwrap().iter().map(|h| h["customer"]["id"].as_i64().unwrap()).collect();
+    assert!(ids.contains(&b) && !ids.contains(&a), "{ids:?}");
+    // Rebuilding the whole index finds the same.
+    assert!(app.services().reindex_customers(|_| {}).await.unwrap() >= 2);
+    let again = agent.get(&format!("/api/v1/customers?q={}", urlencoding::encode("文二路2号"))).await;
+    assert_eq!(again.body["items"].as_array().unwrap().len(), hits.body["items"].as_array().unwrap().len());
     app.stop().await;
 });
 

@@ -405,6 +405,7 @@ impl Services {
         }
         let id = repo::insert_customer(&mut tx, &f.borrow(), now).await?;
         repo::set_phones(&mut tx, id, &phones, now).await?;
+        repo::reindex(&mut tx, self.db.backend(), &[id]).await?;
         security_in(
             &mut tx,
             self,
@@ -433,6 +434,7 @@ impl Services {
         let mut tx = self.db.begin().await?;
         repo::update_customer(&mut tx, id, &f.borrow(), now).await.map_err(not_found("customer"))?;
         repo::set_phones(&mut tx, id, &phones, now).await?;
+        repo::reindex(&mut tx, self.db.backend(), &[id]).await?;
         security_in(
             &mut tx,
             self,
@@ -484,8 +486,6 @@ impl Services {
         if !q.bytes().all(|b| b.is_ascii_digit() || b == b' ' || b == b'-') {
             plan.push((MatchKind::NameExact, q.to_string()));
             plan.push((MatchKind::NamePrefix, q.to_string()));
-            plan.push((MatchKind::Name, q.to_string()));
-            plan.push((MatchKind::Address, repo::address_key(q)));
         }
         let mut c = self.db.read().await?;
         let mut hits: Vec<(MatchKind, i64)> = Vec::new();
@@ -499,11 +499,30 @@ impl Services {
                 }
             }
         }
+        // Substrings of names and addresses, through the bigram index.
+        let substring = (hits.len() as i64) < limit && q.chars().filter(|c| !c.is_whitespace()).count() >= 2;
+        let mut gram_hits = Vec::new();
+        if substring {
+            for id in repo::find_by_grams(&mut c, q, scope.as_deref(), limit).await? {
+                if !hits.iter().any(|(_, h)| *h == id) {
+                    gram_hits.push(id);
+                }
+            }
+        }
         hits.truncate(limit as usize);
-        let mut out = Vec::with_capacity(hits.len());
+        let mut out = Vec::with_capacity(hits.len() + gram_hits.len());
         for (matched, id) in hits {
             out.push(SearchHit { matched, customer: self.load_view(p, &mut c, id).await? });
         }
+        let needle: String = q.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+        for id in gram_hits.into_iter().take((limit as usize).saturating_sub(out.len())) {
+            let customer = self.load_view(p, &mut c, id).await?;
+            let matched =
+                if customer.name.to_lowercase().contains(&needle) { MatchKind::Name } else { MatchKind::Address };
+            out.push(SearchHit { matched, customer });
+        }
+        // Name matches before address matches, each in id order.
+        out.sort_by_key(|h| h.matched);
         Ok(out)
     }
 
@@ -569,6 +588,7 @@ impl Services {
             StoreError::Conflict(_) => v("account_no", "duplicate_account_no", "this account number exists already"),
             e => e.into(),
         })?;
+        repo::reindex(&mut tx, self.db.backend(), &[f.holder_id]).await?;
         security_in(
             &mut tx,
             self,
@@ -591,7 +611,7 @@ impl Services {
         ctx: &AuditCtx,
     ) -> ServiceResult<Account> {
         p.require(perm::CUSTOMER_WRITE)?;
-        self.account_scoped(p, id).await?;
+        let old = self.account_scoped(p, id).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let f = self.check_account(p, &mut tx, i).await?;
@@ -600,6 +620,7 @@ impl Services {
             StoreError::Conflict(_) => v("account_no", "duplicate_account_no", "this account number exists already"),
             e => not_found("account")(e),
         })?;
+        repo::reindex(&mut tx, self.db.backend(), &[old.holder_id, f.holder_id]).await?;
         security_in(
             &mut tx,
             self,
@@ -861,6 +882,25 @@ impl Services {
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "payment.record", "ok", serde_json::json!({"account_id": account_id, "payment_id": id, "amount_fen": i.amount_fen, "channel": channel, "external_txn_id": txn})).await?;
         commit(tx).await?;
         Ok(PaymentResult { payment, created: true })
+    }
+
+    /// Rebuilds the search index of every customer; `progress(done)` after each batch.
+    pub async fn reindex_customers(&self, mut progress: impl FnMut(i64)) -> ServiceResult<i64> {
+        let mut after = 0;
+        let mut done = 0;
+        loop {
+            let ids = {
+                let mut c = self.db.read().await?;
+                repo::customer_ids_after(&mut c, after, 2000).await?
+            };
+            let Some(last) = ids.last().copied() else { return Ok(done) };
+            let mut tx = self.db.begin().await?;
+            repo::reindex(&mut tx, self.db.backend(), &ids).await?;
+            commit(tx).await?;
+            done += ids.len() as i64;
+            after = last;
+            progress(done);
+        }
     }
 
     /// The tariffs (any signed-in staff member with `customer.read`).

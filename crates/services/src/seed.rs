@@ -150,6 +150,7 @@ impl Services {
             let (mut customers, mut phones, mut accounts, mut holders, mut meters) =
                 (vec![], vec![], vec![], vec![], vec![]);
             let (mut readings, mut bills, mut payments, mut allocations) = (vec![], vec![], vec![], vec![]);
+            let mut grams: Vec<Vec<Value>> = vec![];
             let now_s = t(now);
             for _ in 0..n {
                 let name = format!(
@@ -173,6 +174,7 @@ impl Services {
                     rng.random_range(0..100_000_000u32)
                 );
                 let unit = unit_ids[rng.random_range(0..unit_ids.len())];
+                let mut customer_grams = waterdesk_domain::grams::bigrams(&name);
                 customers.push(vec![
                     Value::I64(cid),
                     "person".into(),
@@ -200,6 +202,12 @@ impl Services {
                     rng.random_range(1..5)
                 );
                 let key = waterdesk_store::customers::address_key(&address);
+                for g in waterdesk_domain::grams::bigrams(&key) {
+                    if !customer_grams.contains(&g) {
+                        customer_grams.push(g);
+                    }
+                }
+                grams.extend(customer_grams.into_iter().map(|g| vec![Value::Text(g), Value::I64(cid)]));
                 let persons = rng.random_range(1..7i64);
                 let account_no = format!("SD{aid:09}");
                 let lat_e6 = ((lat + rng.random_range(-0.006..0.006)) * 1e6) as i64;
@@ -436,6 +444,7 @@ impl Services {
                 &payments,
             )
             .await?;
+            bulk::insert(&mut tx, self.db.backend(), "search_grams", &["gram", "customer_id"], &grams).await?;
             bulk::insert(
                 &mut tx,
                 self.db.backend(),

@@ -585,3 +585,80 @@ pub async fn readings_of(conn: &mut AnyConnection, account_id: i64, limit: i64) 
         })
         .collect()
 }
+
+// ---- search grams --------------------------------------------------------------------
+
+/// Rebuilds the search bigrams of the given customers from their names and the addresses
+/// of the accounts they hold.
+pub async fn reindex(conn: &mut AnyConnection, backend: crate::Backend, ids: &[i64]) -> StoreResult<()> {
+    for chunk in ids.chunks(500) {
+        let mut del = Sql::new("DELETE FROM search_grams WHERE customer_id");
+        push_in(&mut del, " IN (", chunk);
+        del.query().execute(&mut *conn).await?;
+        let mut q = Sql::new("SELECT id, name FROM customers WHERE id");
+        push_in(&mut q, " IN (", chunk);
+        let names = q.query().fetch_all(&mut *conn).await?;
+        let mut q = Sql::new("SELECT holder_id, address_key FROM accounts WHERE holder_id");
+        push_in(&mut q, " IN (", chunk);
+        let addrs = q.query().fetch_all(&mut *conn).await?;
+        let mut rows: Vec<Vec<crate::sql::Value>> = Vec::new();
+        for r in &names {
+            let id: i64 = r.try_get("id")?;
+            let mut grams = waterdesk_domain::grams::bigrams(&r.try_get::<String, _>("name")?);
+            for a in addrs.iter().filter(|a| a.try_get::<i64, _>("holder_id").ok() == Some(id)) {
+                for g in waterdesk_domain::grams::bigrams(&a.try_get::<String, _>("address_key")?) {
+                    if !grams.contains(&g) {
+                        grams.push(g);
+                    }
+                }
+            }
+            rows.extend(grams.into_iter().map(|g| vec![crate::sql::Value::Text(g), crate::sql::Value::I64(id)]));
+        }
+        crate::bulk::insert(conn, backend, "search_grams", &["gram", "customer_id"], &rows).await?;
+    }
+    Ok(())
+}
+
+/// Customers whose name or an account address contains `q` (at least two characters),
+/// found through the bigram index, in id order.
+pub async fn find_by_grams(
+    conn: &mut AnyConnection,
+    q: &str,
+    units: Option<&[i64]>,
+    limit: i64,
+) -> StoreResult<Vec<i64>> {
+    let grams = waterdesk_domain::grams::by_selectivity(waterdesk_domain::grams::bigrams(q));
+    let Some((first, rest)) = grams.split_first() else { return Ok(vec![]) };
+    let mut sql = Sql::new(
+        "SELECT g1.customer_id AS id FROM search_grams g1 JOIN customers c ON c.id = g1.customer_id WHERE g1.gram = ",
+    );
+    sql.bind(first.as_str());
+    for g in rest.iter().take(6) {
+        sql.push(" AND EXISTS (SELECT 1 FROM search_grams g WHERE g.gram = ")
+            .bind(g.as_str())
+            .push(" AND g.customer_id = g1.customer_id)");
+    }
+    let key: String = q.chars().filter(|c| !c.is_whitespace()).collect();
+    let pattern = format!("%{}%", crate::dialect::like_escape(&key));
+    sql.push(" AND (c.name LIKE ")
+        .bind(pattern.clone())
+        .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM accounts a WHERE a.holder_id = c.id AND a.address_key LIKE ")
+        .bind(pattern)
+        .push(" ESCAPE '\\'))");
+    if let Some(units) = units {
+        push_in(&mut sql, " AND c.unit_id IN (", units);
+    }
+    sql.push(" ORDER BY g1.customer_id LIMIT ").bind(limit);
+    let rows = sql.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// Ids of customers after `after`, for batch jobs.
+pub async fn customer_ids_after(conn: &mut AnyConnection, after: i64, limit: i64) -> StoreResult<Vec<i64>> {
+    let rows = sqlx::query("SELECT id FROM customers WHERE id > $1 ORDER BY id LIMIT $2")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}

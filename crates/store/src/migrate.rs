@@ -21,6 +21,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", script: include_str!("../migrations/0001_foundation.sql") },
     Migration { version: 2, name: "customers", script: include_str!("../migrations/0002_customers.sql") },
+    Migration { version: 3, name: "search_grams", script: include_str!("../migrations/0003_search_grams.sql") },
 ];
 
 /// What `run` did.
