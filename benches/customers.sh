@@ -54,7 +54,9 @@ write("account360", [f"/api/v1/accounts/{a}" for (a,) in accts])
 PY
 echo "== $(python3 -c "import sqlite3;print(sqlite3.connect('$DIR/waterdesk.db').execute('select count(*) from customers').fetchone()[0])") customers, SQLite, 32 connections, ${SECS}s each, $(nproc) cores shared by wrk and the server"
 for kind in phone last4 name address account360; do
-  echo "-- $kind"
-  PATHS_FILE="$WORK/$kind.txt" wrk -t2 -c32 -d"${SECS}s" --latency -s benches/paths.lua -H "Authorization: Bearer $TOKEN" "$BASE" \
-    | grep -E "Latency  |50%|90%|99%|Requests/sec|Non-2xx"
+  for conns in 1 32; do
+    echo "-- $kind, $conns connection(s)"
+    PATHS_FILE="$WORK/$kind.txt" wrk -t1 -c"$conns" -d"${SECS}s" --latency -s benches/paths.lua -H "Authorization: Bearer $TOKEN" "$BASE" \
+      | grep -E "50%|90%|99%|Requests/sec|Non-2xx"
+  done
 done
