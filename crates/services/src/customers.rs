@@ -502,7 +502,8 @@ impl Services {
         // Substrings of names and addresses, through the bigram index.
         // Not for numbers (phones, account numbers): their digits are everywhere in addresses.
         let numeric = q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-' || b == b'+');
-        let substring = (hits.len() as i64) < limit && !numeric && q.chars().filter(|c| !c.is_whitespace()).count() >= 2;
+        let substring =
+            (hits.len() as i64) < limit && !numeric && q.chars().filter(|c| !c.is_whitespace()).count() >= 2;
         let mut gram_hits = Vec::new();
         if substring {
             for id in repo::find_by_grams(&mut c, q, scope.as_deref(), limit).await? {
