@@ -36,6 +36,8 @@ pub struct ServerSettings {
     pub bind: String,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest import file in bytes.
+    pub max_import_bytes: usize,
     /// Seconds before a request is answered with 408.
     pub request_timeout_secs: u64,
     /// Take client addresses from `X-Forwarded-For` (behind a trusted reverse proxy only).
@@ -97,6 +99,7 @@ impl Default for ServerSettings {
         ServerSettings {
             bind: "127.0.0.1:8080".into(),
             max_body_bytes: 2 * 1024 * 1024,
+            max_import_bytes: 100 * 1024 * 1024,
             request_timeout_secs: 30,
             trust_forwarded_for: false,
         }

@@ -113,6 +113,7 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let web = WebSettings {
         max_body_bytes: o.settings.server.max_body_bytes,
+        max_import_bytes: o.settings.server.max_import_bytes,
         request_timeout: Duration::from_secs(o.settings.server.request_timeout_secs),
         trust_forwarded_for: o.settings.server.trust_forwarded_for,
     };

@@ -125,6 +125,8 @@ fn api_routes() -> Vec<ApiRoute> {
             Some(json!({"channel": "wechat", "amount_fen": 100, "external_txn_id": "x"}))
         }),
         (Method::GET, "/api/v1/tariffs", Perm(perm::CUSTOMER_READ), none),
+        (Method::POST, "/api/v1/imports/customers/preview", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
+        (Method::POST, "/api/v1/imports/customers", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }

@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod imports;
+
 mod admin;
 mod audit;
 mod auth;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod import;
 pub mod overview;
 pub mod principal;
 pub mod seed;

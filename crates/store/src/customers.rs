@@ -494,6 +494,10 @@ pub async fn remove_meter(conn: &mut AnyConnection, id: i64, on: &str, now: jiff
     Ok(())
 }
 
+pub async fn meter_serial_exists(conn: &mut AnyConnection, serial: &str) -> StoreResult<bool> {
+    Ok(sqlx::query("SELECT id FROM meters WHERE serial = $1").bind(serial).fetch_optional(conn).await?.is_some())
+}
+
 pub async fn meters_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Vec<Meter>> {
     let sql = format!("SELECT {METER_COLS} FROM meters WHERE account_id = $1 ORDER BY installed_on, id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(conn).await?;

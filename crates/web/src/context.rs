@@ -85,7 +85,12 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let (mut parts, body) = req.into_parts();
     let bytes = if unsafe_method {
-        match axum::body::to_bytes(body, st.0.settings.max_body_bytes).await {
+        let limit = if path.starts_with("/api/v1/imports/") {
+            st.0.settings.max_import_bytes
+        } else {
+            st.0.settings.max_body_bytes
+        };
+        match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
                 let ctx = Arc::new(RequestCtx {

@@ -45,7 +45,8 @@ pub fn app(state: AppState) -> Router {
         .route("/assets/{*path}", get(assets::asset))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::context))
-        .layer(DefaultBodyLimit::max(max_body))
+        // The context middleware enforces the limits (larger for imports) while buffering.
+        .layer(DefaultBodyLimit::max(max_body.max(state.0.settings.max_import_bytes)))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         .layer(security_header("referrer-policy", "same-origin"))

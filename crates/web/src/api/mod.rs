@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod customers;
 pub mod events;
+pub mod imports;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -54,7 +55,12 @@ impl Modify for Security {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(
         "/api/v1",
-        auth::router().merge(admin::router()).merge(audit::router()).merge(events::router()).merge(customers::router()),
+        auth::router()
+            .merge(admin::router())
+            .merge(audit::router())
+            .merge(events::router())
+            .merge(customers::router())
+            .merge(imports::router()),
     )
 }
 
