@@ -20,6 +20,7 @@ enum Need {
     Any,
     Perm(&'static str),
     AnyOf(&'static [&'static str]),
+    AllOf(&'static [&'static str]),
 }
 
 impl Need {
@@ -28,6 +29,7 @@ impl Need {
             Need::Public | Need::Any => true,
             Need::Perm(p) => perms.contains(&p),
             Need::AnyOf(ps) => ps.iter().any(|p| perms.contains(p)),
+            Need::AllOf(ps) => ps.iter().all(|p| perms.contains(p)),
         }
     }
 }
@@ -127,12 +129,16 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/tariffs", Perm(perm::CUSTOMER_READ), none),
         (Method::POST, "/api/v1/imports/customers/preview", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
         (Method::POST, "/api/v1/imports/customers", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
+        (Method::GET, "/api/v1/exports/{kind}", AllOf(&[perm::CUSTOMER_READ, perm::REPORT_EXPORT]), none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", NOPE).replace("{code}", "channel").replace("{key}", "org.hotline")
+    path.replace("{id}", NOPE)
+        .replace("{code}", "channel")
+        .replace("{key}", "org.hotline")
+        .replace("{kind}", "customers")
 }
 
 async fn status_of(

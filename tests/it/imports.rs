@@ -137,3 +137,42 @@ backend_test!(oversized_files_are_refused, |backend| async move {
     assert_eq!((st, r["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     app.stop().await;
 });
+
+// Streamed exports: the customers export has the import's columns, masked without PII rights,
+// and can be imported again without creating anything.
+backend_test!(exports_round_trip, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token("admin").await;
+    let c = TestApp::client();
+    let r = c.get(app.url("/api/v1/exports/customers")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("\u{feff}account_no,name,kind,id_number,phone,address"), "{csv}");
+    assert!(csv.contains("HZ0010002") && csv.contains("13957123456"));
+    let lines = csv.lines().count();
+    assert_eq!(lines, 1 + 4, "header + the four demo accounts");
+    // Re-importing the export updates the four accounts and creates nothing.
+    let (_, rep) = post_csv(&app, &admin, "/api/v1/imports/customers", csv.into_bytes()).await;
+    assert_eq!((rep["created"].as_i64(), rep["updated"].as_i64()), (Some(0), Some(4)), "{rep:?}");
+    // Bills and payments.
+    let bills = c.get(app.url("/api/v1/exports/bills")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+    assert!(bills.lines().count() > 40, "a year of bills for four accounts");
+    let pays =
+        c.get(app.url("/api/v1/exports/payments.csv")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+    assert!(pays.contains("DEMO-HZ0010001-1"));
+    // The supervisor may export but without PII rights sees masked numbers.
+    let sup = app.token("supervisor").await;
+    let csv = c.get(app.url("/api/v1/exports/customers")).bearer_auth(&sup).send().await.unwrap().text().await.unwrap();
+    assert!(csv.contains("139****3456") && !csv.contains("13957123456"), "{csv}");
+    assert_eq!(
+        c.get(app.url("/api/v1/exports/nothing")).bearer_auth(&admin).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let agent = app.token("agent").await;
+    assert_eq!(
+        c.get(app.url("/api/v1/exports/customers")).bearer_auth(&agent).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    app.stop().await;
+});

@@ -975,3 +975,37 @@ impl AccountFieldsOwned {
         }
     }
 }
+
+impl Services {
+    /// One page of an export (customers with accounts, bills, payments), in the caller's
+    /// data scope, personal data masked without `customer.pii.read`. Returns the rows and
+    /// the cursor of the next page.
+    pub async fn export_page(
+        &self,
+        p: &Principal,
+        kind: repo::ExportKind,
+        after: i64,
+        limit: i64,
+    ) -> ServiceResult<(Vec<Vec<String>>, Option<i64>)> {
+        p.require(perm::CUSTOMER_READ)?;
+        p.require(perm::REPORT_EXPORT)?;
+        let scope = self.scope_unit_ids(p).await?;
+        let mut c = self.db.read().await?;
+        let rows = repo::export_page(&mut c, kind, after, scope.as_deref(), limit.clamp(1, 10_000)).await?;
+        let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0)).flatten();
+        let masked = !p.has(perm::CUSTOMER_PII_READ);
+        let width = kind.columns().len();
+        let rows = rows
+            .into_iter()
+            .map(|(_, mut cells)| {
+                cells.truncate(width);
+                if masked && kind == repo::ExportKind::Customers {
+                    cells[3] = if cells[3].is_empty() { String::new() } else { mask_id_number(&cells[3]) };
+                    cells[4] = if cells[4].is_empty() { String::new() } else { mask_phone(&cells[4]) };
+                }
+                cells
+            })
+            .collect();
+        Ok((rows, next))
+    }
+}

@@ -666,3 +666,108 @@ pub async fn customer_ids_after(conn: &mut AnyConnection, after: i64, limit: i64
         .await?;
     rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }
+
+// ---- exports -------------------------------------------------------------------------
+
+/// One page of an export, in id order after `after`, limited to `units` when given.
+/// Each row is text cells in the export's column order; the id is the keyset cursor.
+pub async fn export_page(
+    conn: &mut AnyConnection,
+    kind: ExportKind,
+    after: i64,
+    units: Option<&[i64]>,
+    limit: i64,
+) -> StoreResult<Vec<(i64, Vec<String>)>> {
+    let mut sql = match kind {
+        ExportKind::Customers => Sql::new(
+            "SELECT a.id AS id, a.account_no AS c1, c.name AS c2, c.kind AS c3, c.id_number AS c4,
+                COALESCE((SELECT p.phone FROM customer_phones p WHERE p.customer_id = c.id ORDER BY p.id LIMIT 1), '') AS c5,
+                a.address AS c6, a.category AS c7, a.status AS c8, a.book_no AS c9, CAST(a.household_size AS TEXT) AS c10,
+                a.tariff_code AS c11
+             FROM accounts a JOIN customers c ON c.id = a.holder_id WHERE a.id > ",
+        ),
+        ExportKind::Bills => Sql::new(
+            "SELECT b.id AS id, a.account_no AS c1, b.period AS c2, b.read_from AS c3, b.read_to AS c4,
+                CAST(b.volume AS TEXT) AS c5, CAST(b.water_fen AS TEXT) AS c6, CAST(b.sewage_fen AS TEXT) AS c7,
+                CAST(b.total_fen AS TEXT) AS c8, CAST(b.paid_fen AS TEXT) AS c9, b.status AS c10, b.due_on AS c11
+             FROM bills b JOIN accounts a ON a.id = b.account_id WHERE b.id > ",
+        ),
+        ExportKind::Payments => Sql::new(
+            "SELECT p.id AS id, a.account_no AS c1, p.paid_at AS c2, CAST(p.amount_fen AS TEXT) AS c3, p.channel AS c4,
+                p.external_txn_id AS c5, p.note AS c6, '' AS c7, '' AS c8, '' AS c9, '' AS c10, '' AS c11
+             FROM payments p JOIN accounts a ON a.id = p.account_id WHERE p.id > ",
+        ),
+    };
+    sql.bind(after);
+    if let Some(units) = units {
+        push_in(&mut sql, " AND a.unit_id IN (", units);
+    }
+    sql.push(match kind {
+        ExportKind::Customers => " ORDER BY a.id LIMIT ",
+        ExportKind::Bills => " ORDER BY b.id LIMIT ",
+        ExportKind::Payments => " ORDER BY p.id LIMIT ",
+    })
+    .bind(limit);
+    let rows = sql.query().fetch_all(conn).await?;
+    let n = kind.columns().len();
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.try_get("id")?;
+            let cells =
+                (1..=n).map(|i| r.try_get::<String, _>(format!("c{i}").as_str())).collect::<Result<Vec<_>, _>>()?;
+            Ok((id, cells))
+        })
+        .collect()
+}
+
+/// What can be exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    Customers,
+    Bills,
+    Payments,
+}
+
+impl ExportKind {
+    pub fn parse(s: &str) -> Option<ExportKind> {
+        match s {
+            "customers" => Some(ExportKind::Customers),
+            "bills" => Some(ExportKind::Bills),
+            "payments" => Some(ExportKind::Payments),
+            _ => None,
+        }
+    }
+
+    /// Column headers (the import's field names where they match).
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            ExportKind::Customers => &[
+                "account_no",
+                "name",
+                "kind",
+                "id_number",
+                "phone",
+                "address",
+                "category",
+                "status",
+                "book_no",
+                "household_size",
+                "tariff_code",
+            ],
+            ExportKind::Bills => &[
+                "account_no",
+                "period",
+                "read_from",
+                "read_to",
+                "volume",
+                "water_fen",
+                "sewage_fen",
+                "total_fen",
+                "paid_fen",
+                "status",
+                "due_on",
+            ],
+            ExportKind::Payments => &["account_no", "paid_at", "amount_fen", "channel", "external_txn_id", "note"],
+        }
+    }
+}

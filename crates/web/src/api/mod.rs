@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod customers;
 pub mod events;
+pub mod exports;
 pub mod imports;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -60,7 +61,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(audit::router())
             .merge(events::router())
             .merge(customers::router())
-            .merge(imports::router()),
+            .merge(imports::router())
+            .merge(exports::router()),
     )
 }
 

@@ -352,7 +352,8 @@ pub fn csv_response(filename: &str, header: &[&str], rows: impl IntoIterator<Ite
     resp
 }
 
-fn csv_cell(v: &str) -> String {
+/// One CSV cell: quoted when needed, formula-like values defused.
+pub fn csv_cell(v: &str) -> String {
     let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_string() };
     if v.contains([',', '"', '\n', '\r']) { format!("\"{}\"", v.replace('"', "\"\"")) } else { v }
 }
