@@ -47,6 +47,18 @@ try {
   check(await page.locator('[data-testid=bills] tbody tr').count() >= 10, 'bills listed');
   await page.screenshot({ path: shots + '/account-360.png', fullPage: true });
 
+  // Import a small CSV through the import page (preview, then import).
+  await page.goto(base + '/customers/import');
+  const csv = '户号,户名,电话,地址\nBRW0001,浏览器导入,13700000099,滨江区江南大道100号\n';
+  await page.setInputFiles('[data-import-file]', { name: 'customers.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.click('[data-import-preview]');
+  await page.waitForSelector('[data-import-result] table');
+  check((await page.textContent('[data-import-result]')).includes('account_no'), 'preview shows the mapping');
+  await page.click('[data-import-run]');
+  await page.waitForSelector('[data-import-result] .alert-ok');
+  check((await page.textContent('[data-import-result]')).includes('1 新建'), 'import created the row');
+  await page.screenshot({ path: shots + '/import.png' });
+
   await page.goto(base + '/');
   await page.screenshot({ path: shots + '/dashboard.png' });
   await page.click('a.lang');

@@ -241,6 +241,7 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("GET", "/customers", Perm(perm::CUSTOMER_READ)),
         ("POST", "/customers", Perm(perm::CUSTOMER_WRITE)),
         ("GET", "/customers/new", Perm(perm::CUSTOMER_WRITE)),
+        ("GET", "/customers/import", Perm(perm::CUSTOMER_WRITE)),
         ("GET", "/customers/{id}", Perm(perm::CUSTOMER_READ)),
         ("POST", "/customers/{id}", Perm(perm::CUSTOMER_WRITE)),
         ("POST", "/customers/{id}/accounts", Perm(perm::CUSTOMER_WRITE)),

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/customers", get(search_page).post(customer_create))
         .route("/customers/new", get(customer_new))
+        .route("/customers/import", get(import_page))
         .route("/customers/{id}", get(customer_page).post(customer_update))
         .route("/customers/{id}/accounts", post(account_create))
         .route("/accounts/{id}", get(account_page))
@@ -438,4 +439,20 @@ async fn payment_create(
         note: String::new(),
     };
     after_form(&format!("/accounts/{id}"), st.services().payment_record(&p, id, &input, &ctx.audit()).await, "saved")
+}
+
+#[derive(Template)]
+#[template(path = "customers/import.html")]
+pub struct ImportPage {
+    layout: Layout,
+}
+
+async fn import_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
+    p.require(perm::CUSTOMER_WRITE)?;
+    let layout = Layout::new(&st, &p, &ctx, "imp.title", &f).await;
+    Ok(html(&ImportPage { layout }))
 }

@@ -36,6 +36,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/customers"),
     ("POST", "/customers"),
     ("GET", "/customers/new"),
+    ("GET", "/customers/import"),
     ("GET", "/customers/{id}"),
     ("POST", "/customers/{id}"),
     ("POST", "/customers/{id}/accounts"),
