@@ -513,16 +513,20 @@ impl Services {
             }
         }
         hits.truncate(limit as usize);
-        let mut out = Vec::with_capacity(hits.len() + gram_hits.len());
-        for (matched, id) in hits {
-            out.push(SearchHit { matched, customer: self.load_view(p, &mut c, id).await? });
-        }
         let needle: String = q.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
-        for id in gram_hits.into_iter().take((limit as usize).saturating_sub(out.len())) {
-            let customer = self.load_view(p, &mut c, id).await?;
-            let matched =
-                if customer.name.to_lowercase().contains(&needle) { MatchKind::Name } else { MatchKind::Address };
-            out.push(SearchHit { matched, customer });
+        gram_hits.truncate((limit as usize).saturating_sub(hits.len()));
+        let ids: Vec<i64> = hits.iter().map(|(_, id)| *id).chain(gram_hits.iter().copied()).collect();
+        let details = repo::customers_with_details(&mut c, &ids).await?;
+        let mut out = Vec::with_capacity(details.len());
+        for (customer, phones, accounts) in details {
+            let id = customer.id;
+            let view = self.customer_view(p, customer, phones, accounts);
+            let matched = match hits.iter().find(|(_, h)| *h == id) {
+                Some((kind, _)) => *kind,
+                None if view.name.to_lowercase().contains(&needle) => MatchKind::Name,
+                None => MatchKind::Address,
+            };
+            out.push(SearchHit { matched, customer: view });
         }
         // Name matches before address matches, each in id order.
         out.sort_by_key(|h| h.matched);

@@ -771,3 +771,44 @@ impl ExportKind {
         }
     }
 }
+
+/// Customers with their phones and accounts, for many ids at once (search results):
+/// three queries instead of three per customer. Missing ids are left out.
+pub async fn customers_with_details(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> StoreResult<Vec<(Customer, Vec<CustomerPhone>, Vec<Account>)>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = Sql::default();
+    q.push("SELECT id, kind, name, id_type, id_number, email, wechat_openid, note, unit_id, created_at, updated_at FROM customers WHERE id");
+    push_in(&mut q, " IN (", ids);
+    let customers: Vec<Customer> =
+        q.query().fetch_all(&mut *conn).await?.iter().map(customer).collect::<StoreResult<_>>()?;
+    let mut q = Sql::new("SELECT id, customer_id, phone, label FROM customer_phones WHERE customer_id");
+    push_in(&mut q, " IN (", ids);
+    q.push(" ORDER BY id");
+    let phone_rows = q.query().fetch_all(&mut *conn).await?;
+    let mut q = Sql::default();
+    q.push(
+        "SELECT id, account_no, holder_id, address, lat_e6, lon_e6, category, status, book_no, unit_id, \
+         tariff_code, household_size, e_bill, created_at, updated_at FROM accounts WHERE holder_id",
+    );
+    push_in(&mut q, " IN (", ids);
+    q.push(" ORDER BY account_no");
+    let accounts: Vec<Account> =
+        q.query().fetch_all(&mut *conn).await?.iter().map(account).collect::<StoreResult<_>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(c) = customers.iter().find(|c| c.id == *id).cloned() else { continue };
+        let phones = phone_rows
+            .iter()
+            .filter(|r| r.try_get::<i64, _>("customer_id").ok() == Some(*id))
+            .map(|r| Ok(CustomerPhone { id: r.try_get("id")?, phone: r.try_get("phone")?, label: r.try_get("label")? }))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let accs = accounts.iter().filter(|a| a.holder_id == *id).cloned().collect();
+        out.push((c, phones, accs));
+    }
+    Ok(out)
+}
