@@ -71,7 +71,10 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|s| s.trim().to_string());
     let session_cookie = cookie(req.headers(), SESSION_COOKIE);
-    let auth = if let Some(t) = bearer.as_deref() {
+    // Static assets are public: no session look-up for every stylesheet and script.
+    let auth = if path.starts_with("/assets/") {
+        None
+    } else if let Some(t) = bearer.as_deref() {
         Some(services.authenticate(t, AuthVia::Session).await)
     } else if let Some(c) = session_cookie.as_deref() {
         Some(services.authenticate(c, AuthVia::Cookie).await)
