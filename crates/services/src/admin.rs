@@ -13,26 +13,8 @@ use waterdesk_store::{StoreError, dicts, jobs, params, roles, sessions, units, u
 
 use crate::audit::{AuditCtx, security_in};
 use crate::auth::{API_TOKEN_PREFIX, generate_password, hash_password, password_error_code, random_token, token_hash};
+use crate::input::{commit, one_of, opt_text, text};
 use crate::{Principal, ServiceError, ServiceResult, Services};
-
-fn text(field: &str, v: &str, max: usize) -> ServiceResult<String> {
-    let v = v.trim();
-    if v.is_empty() {
-        return Err(ServiceError::validation(field, "required", "must not be empty"));
-    }
-    if v.chars().count() > max {
-        return Err(ServiceError::validation(field, "too_long", format!("at most {max} characters")));
-    }
-    Ok(v.to_string())
-}
-
-fn opt_text(field: &str, v: &str, max: usize) -> ServiceResult<String> {
-    let v = v.trim();
-    if v.chars().count() > max {
-        return Err(ServiceError::validation(field, "too_long", format!("at most {max} characters")));
-    }
-    Ok(v.to_string())
-}
 
 /// A code: 1–40 of `a-z 0-9 _ . -`.
 fn code(field: &str, v: &str) -> ServiceResult<String> {
@@ -47,25 +29,12 @@ fn code(field: &str, v: &str) -> ServiceResult<String> {
     }
 }
 
-fn one_of(field: &str, v: &str, allowed: &[&str]) -> ServiceResult<String> {
-    if allowed.contains(&v) {
-        Ok(v.to_string())
-    } else {
-        Err(ServiceError::validation(field, "invalid_choice", format!("one of: {}", allowed.join(", "))))
-    }
-}
-
 /// Maps a unique violation to `duplicate` of the given entity.
 fn dup(entity: &'static str) -> impl Fn(StoreError) -> ServiceError {
     move |e| match e {
         StoreError::Conflict(_) => ServiceError::Duplicate { entity },
         other => ServiceError::Store(other),
     }
-}
-
-async fn commit(tx: waterdesk_store::Tx) -> ServiceResult<()> {
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(())
 }
 
 pub const UNIT_KINDS: &[&str] = &["company", "hotline_centre", "branch", "station", "meter_station", "department"];

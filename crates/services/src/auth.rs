@@ -190,7 +190,7 @@ impl Services {
         }
         let event = if mfa_pending { "auth.password_ok_totp_pending" } else { "auth.login" };
         audit::security_in(&mut tx, self, &ctx, event, "ok", serde_json::json!({"kind": req.kind.as_str()})).await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(NewSession { token, csrf_token: csrf, expires_at, mfa_pending })
     }
 
@@ -214,7 +214,7 @@ impl Services {
         users::record_success(&mut tx, user.id, now).await?;
         audit::security_in(&mut tx, self, &ctx, "auth.login", "ok", serde_json::json!({"kind": "web", "totp": true}))
             .await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(())
     }
 
@@ -242,7 +242,7 @@ impl Services {
             let params = serde_json::json!({"until": until.to_string()});
             audit::security_in(&mut tx, self, ctx, "auth.lockout", "locked", params).await?;
         }
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(locked)
     }
 
@@ -348,7 +348,7 @@ impl Services {
         }
         audit::security_in(&mut tx, self, &ctx.clone().for_principal(p), "auth.logout", "ok", serde_json::json!({}))
             .await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(())
     }
 
@@ -389,7 +389,7 @@ impl Services {
         users::set_password(&mut tx, user.id, &hash, false, now).await?;
         sessions::revoke_all_for_user(&mut tx, user.id, p.session_id, now).await?;
         audit::security_in(&mut tx, self, &ctx, "auth.password_change", "ok", serde_json::json!({})).await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(())
     }
 
@@ -401,7 +401,7 @@ impl Services {
         let uri = totp_for(&b32, &p.username)?.to_url().map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
         users::set_totp(&mut tx, p.user_id, Some(&b32), false, self.now()).await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(uri)
     }
 
@@ -429,7 +429,7 @@ impl Services {
             serde_json::json!({}),
         )
         .await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(())
     }
 }

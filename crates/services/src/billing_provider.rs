@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use waterdesk_domain::money::Fen;
 use waterdesk_store::billing;
 use waterdesk_store::customers::Account;
 
@@ -139,11 +138,7 @@ impl Services {
         let (billed, paid, received) = billing::balance(&mut c, id).await?;
         let year = self.now().to_zoned(self.tz.clone()).year().to_string();
         let ytd = billing::ytd(&mut c, id, &year).await?;
-        let tariff = billing::tariff(&mut c, &account.tariff_code)
-            .await?
-            .ok_or(ServiceError::Internal("account tariff missing".into()))?;
-        let tariff: waterdesk_domain::tariff::Tariff = serde_json::from_str(&tariff.definition)
-            .map_err(|e| ServiceError::Internal(format!("tariff {}: {e}", tariff.code)))?;
+        let (tariff, _) = Self::tariff_of(billing::tariff(&mut c, &account.tariff_code).await?)?;
         let pos = tariff.position(ytd, account.household_size);
         Ok(BillingSummary {
             account_no: account.account_no.clone(),
@@ -240,9 +235,4 @@ fn urlencode(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Formats fen as yuan for messages.
-pub fn yuan(fen: i64) -> String {
-    Fen(fen).to_string()
 }

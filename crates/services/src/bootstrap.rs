@@ -246,7 +246,7 @@ impl Services {
             )
             .await?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        crate::input::commit(tx).await?;
         if fresh && demo {
             self.seed_demo_customers().await?;
         }

@@ -15,6 +15,7 @@ use waterdesk_store::customers::{
 use waterdesk_store::{AnyConnection, StoreError, units};
 
 use crate::audit::{AuditCtx, security_in};
+use crate::input::{commit, one_of, opt_text, text};
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 pub const CUSTOMER_KINDS: &[&str] = &["person", "organisation"];
@@ -225,33 +226,6 @@ fn v(field: &str, code: &'static str, detail: impl Into<String>) -> ServiceError
     ServiceError::validation(field, code, detail)
 }
 
-fn req_text(field: &str, s: &str, max: usize) -> ServiceResult<String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(v(field, "required", "must not be empty"));
-    }
-    if s.chars().count() > max {
-        return Err(v(field, "too_long", format!("at most {max} characters")));
-    }
-    Ok(s.to_string())
-}
-
-fn opt_text(field: &str, s: &str, max: usize) -> ServiceResult<String> {
-    let s = s.trim();
-    if s.chars().count() > max {
-        return Err(v(field, "too_long", format!("at most {max} characters")));
-    }
-    Ok(s.to_string())
-}
-
-fn choice(field: &str, s: &str, allowed: &[&str]) -> ServiceResult<String> {
-    if allowed.contains(&s) {
-        Ok(s.to_string())
-    } else {
-        Err(v(field, "invalid_choice", format!("one of: {}", allowed.join(", "))))
-    }
-}
-
 fn date(field: &str, s: &str) -> ServiceResult<jiff::civil::Date> {
     s.trim().parse::<jiff::civil::Date>().map_err(|_| v(field, "invalid_date", "use YYYY-MM-DD"))
 }
@@ -264,13 +238,8 @@ fn not_found(entity: &'static str) -> impl Fn(StoreError) -> ServiceError {
     }
 }
 
-async fn commit(tx: waterdesk_store::Tx) -> ServiceResult<()> {
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(())
-}
-
 /// Account numbers (户号): 4–20 letters and digits.
-fn account_no(s: &str) -> ServiceResult<String> {
+pub(crate) fn account_no(s: &str) -> ServiceResult<String> {
     let s = s.trim();
     if (4..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(s.to_ascii_uppercase())
@@ -347,9 +316,9 @@ impl Services {
         p: &Principal,
         i: &CustomerInput,
     ) -> ServiceResult<(CustomerFieldsOwned, Vec<(String, String)>)> {
-        let kind = choice("kind", &i.kind, CUSTOMER_KINDS)?;
-        let name = req_text("name", &i.name, 100)?;
-        let id_type = choice("id_type", i.id_type.trim(), ID_TYPES)?;
+        let kind = one_of("kind", &i.kind, CUSTOMER_KINDS)?;
+        let name = text("name", &i.name, 100)?;
+        let id_type = one_of("id_type", i.id_type.trim(), ID_TYPES)?;
         let id_number = opt_text("id_number", &i.id_number, 40)?.to_ascii_uppercase();
         if id_type == "id_card" && !valid_id_number(&id_number) {
             return Err(v("id_number", "invalid_id_number", "not a valid 18-character resident ID number"));
@@ -404,20 +373,7 @@ impl Services {
             return Err(v("unit_id", "unknown_unit", "no such unit"));
         }
         let id = repo::insert_customer(&mut tx, &f.borrow(), now).await?;
-        repo::set_phones(&mut tx, id, &phones, now).await?;
-        repo::reindex(&mut tx, self.db.backend(), &[id]).await?;
-        security_in(
-            &mut tx,
-            self,
-            &ctx.clone().for_principal(p),
-            "customer.create",
-            "ok",
-            serde_json::json!({"id": id, "name": f.name}),
-        )
-        .await?;
-        let view = self.load_view(p, &mut tx, id).await?;
-        commit(tx).await?;
-        Ok(view)
+        self.finish_customer_write(p, tx, id, &f.name, &phones, now, "customer.create", ctx).await
     }
 
     pub async fn customer_update(
@@ -433,17 +389,27 @@ impl Services {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         repo::update_customer(&mut tx, id, &f.borrow(), now).await.map_err(not_found("customer"))?;
-        repo::set_phones(&mut tx, id, &phones, now).await?;
+        self.finish_customer_write(p, tx, id, &f.name, &phones, now, "customer.update", ctx).await
+    }
+
+    /// The common end of creating and updating a customer: phones, search index, audit
+    /// entry, the new view, commit.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_customer_write(
+        &self,
+        p: &Principal,
+        mut tx: waterdesk_store::Tx,
+        id: i64,
+        name: &str,
+        phones: &[(String, String)],
+        now: jiff::Timestamp,
+        event: &str,
+        ctx: &AuditCtx,
+    ) -> ServiceResult<CustomerView> {
+        repo::set_phones(&mut tx, id, phones, now).await?;
         repo::reindex(&mut tx, self.db.backend(), &[id]).await?;
-        security_in(
-            &mut tx,
-            self,
-            &ctx.clone().for_principal(p),
-            "customer.update",
-            "ok",
-            serde_json::json!({"id": id, "name": f.name}),
-        )
-        .await?;
+        let params = serde_json::json!({"id": id, "name": name});
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), event, "ok", params).await?;
         let view = self.load_view(p, &mut tx, id).await?;
         commit(tx).await?;
         Ok(view)
@@ -474,18 +440,18 @@ impl Services {
         let limit = limit.clamp(1, 100);
         let scope = self.scope_unit_ids(p).await?;
         let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
-        let mut plan: Vec<(MatchKind, String)> = Vec::new();
+        let mut plan: Vec<(repo::Lookup, String)> = Vec::new();
         if q.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            plan.push((MatchKind::AccountNo, q.to_ascii_uppercase()));
+            plan.push((repo::Lookup::AccountNo, q.to_ascii_uppercase()));
         }
         if let Ok(ph) = Phone::parse(q) {
-            plan.push((MatchKind::Phone, ph.to_string()));
+            plan.push((repo::Lookup::Phone, ph.to_string()));
         } else if digits.len() == 4 && q.trim().len() == 4 {
-            plan.push((MatchKind::PhoneLast4, digits.clone()));
+            plan.push((repo::Lookup::PhoneLast4, digits.clone()));
         }
         if !q.bytes().all(|b| b.is_ascii_digit() || b == b' ' || b == b'-') {
-            plan.push((MatchKind::NameExact, q.to_string()));
-            plan.push((MatchKind::NamePrefix, q.to_string()));
+            plan.push((repo::Lookup::NameExact, q.to_string()));
+            plan.push((repo::Lookup::NamePrefix, q.to_string()));
         }
         let mut c = self.db.read().await?;
         let mut hits: Vec<(MatchKind, i64)> = Vec::new();
@@ -495,7 +461,7 @@ impl Services {
             }
             for id in repo::find(&mut c, kind, &value, scope.as_deref(), limit).await? {
                 if !hits.iter().any(|(_, h)| *h == id) {
-                    hits.push((kind, id));
+                    hits.push((kind.into(), id));
                 }
             }
         }
@@ -540,9 +506,9 @@ impl Services {
         i: &AccountInput,
     ) -> ServiceResult<AccountFieldsOwned> {
         let no = account_no(&i.account_no)?;
-        let address = req_text("address", &i.address, 200)?;
-        let category = choice("category", &i.category, ACCOUNT_CATEGORIES)?;
-        let status = choice("status", &i.status, ACCOUNT_STATUSES)?;
+        let address = text("address", &i.address, 200)?;
+        let category = one_of("category", &i.category, ACCOUNT_CATEGORIES)?;
+        let status = one_of("status", &i.status, ACCOUNT_STATUSES)?;
         let book_no = opt_text("book_no", &i.book_no, 20)?;
         if !(1..=50).contains(&i.household_size) {
             return Err(v("household_size", "out_of_range", "1 to 50 persons"));
@@ -651,7 +617,8 @@ impl Services {
         Ok(a)
     }
 
-    fn tariff_of(row: Option<billing::TariffRow>) -> ServiceResult<(Tariff, String)> {
+    /// Parses an account's tariff row into the domain tariff and its name.
+    pub(crate) fn tariff_of(row: Option<billing::TariffRow>) -> ServiceResult<(Tariff, String)> {
         let row = row.ok_or(ServiceError::Internal("account tariff missing".into()))?;
         let t: Tariff = serde_json::from_str(&row.definition)
             .map_err(|e| ServiceError::Internal(format!("tariff {}: {e}", row.code)))?;
@@ -683,7 +650,7 @@ impl Services {
     ) -> ServiceResult<Meter> {
         p.require(perm::CUSTOMER_WRITE)?;
         self.account_scoped(p, account_id).await?;
-        let serial = req_text("serial", &i.serial, 40)?;
+        let serial = text("serial", &i.serial, 40)?;
         if !(10..=1000).contains(&i.diameter_mm) {
             return Err(v("diameter_mm", "out_of_range", "10 to 1000 mm"));
         }
@@ -734,7 +701,7 @@ impl Services {
     ) -> ServiceResult<ReadingResult> {
         p.require(perm::BILLING_WRITE)?;
         let account = self.account_scoped(p, account_id).await?;
-        let source = choice("source", &i.source, READING_SOURCES)?;
+        let source = one_of("source", &i.source, READING_SOURCES)?;
         let read_on = date("read_on", &i.read_on)?;
         if i.reading < 0 {
             return Err(v("reading", "negative_reading", "a meter reading cannot be negative"));
@@ -826,7 +793,7 @@ impl Services {
             let share = credit.min(b.total_fen - b.paid_fen);
             billing::pay_bill(conn, b.id, share, now).await?;
             // Advance payments are booked against the latest payment record.
-            let _ = billing::allocate(conn, last.id, b.id, share).await;
+            billing::allocate(conn, last.id, b.id, share).await?;
             credit -= share;
         }
         Ok(())
@@ -843,14 +810,14 @@ impl Services {
     ) -> ServiceResult<PaymentResult> {
         p.require(perm::BILLING_WRITE)?;
         self.account_scoped(p, account_id).await?;
-        let channel = choice("channel", &i.channel, PAYMENT_CHANNELS)?;
+        let channel = one_of("channel", &i.channel, PAYMENT_CHANNELS)?;
         if i.amount_fen <= 0 {
             return Err(v("amount_fen", "non_positive_amount", "the amount must be positive (fen)"));
         }
         if i.amount_fen > 10_000_000_000 {
             return Err(v("amount_fen", "amount_too_large", "more than 100 million yuan"));
         }
-        let txn = req_text("external_txn_id", &i.external_txn_id, 64)?;
+        let txn = text("external_txn_id", &i.external_txn_id, 64)?;
         let now = self.now();
         let paid_at = i.paid_at.unwrap_or(now);
         let mut tx = self.db.begin().await?;

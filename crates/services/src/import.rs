@@ -207,9 +207,7 @@ impl Services {
                     "同一文件中户号重复 / account number repeated in this file".into(),
                 );
             }
-            let well_formed =
-                (4..=20).contains(&account_no.len()) && account_no.bytes().all(|b| b.is_ascii_alphanumeric());
-            if !account_no.is_empty() && !well_formed {
+            if !account_no.is_empty() && crate::customers::account_no(&account_no).is_err() {
                 err(
                     "account_no",
                     "invalid_account_no",
@@ -311,7 +309,7 @@ impl Services {
         report.errors.sort_by_key(|e| e.line);
         let mut tx = self.db.begin().await?;
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "import.customers", if report.errors.is_empty() { "ok" } else { "partial" }, serde_json::json!({"rows": report.rows, "created": report.created, "updated": report.updated, "skipped": report.skipped, "encoding": report.encoding})).await?;
-        tx.commit().await.map_err(waterdesk_store::StoreError::from)?;
+        crate::input::commit(tx).await?;
         Ok(report)
     }
 

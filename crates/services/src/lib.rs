@@ -16,6 +16,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod import;
+mod input;
 pub mod overview;
 pub mod principal;
 pub mod seed;

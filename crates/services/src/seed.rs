@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use waterdesk_store::bulk;
 use waterdesk_store::sql::Value;
-use waterdesk_store::{StoreError, units};
+use waterdesk_store::units;
 
 use crate::customers::default_tariffs;
 use crate::{ServiceError, ServiceResult, Services};
@@ -456,7 +456,7 @@ impl Services {
             for table in ["customers", "accounts", "meters", "bills", "payments"] {
                 bulk::sync_ids(&mut tx, self.db.backend(), table).await?;
             }
-            tx.commit().await.map_err(StoreError::from)?;
+            crate::input::commit(tx).await?;
             report.readings += readings.len() as i64;
             report.bills += bills.len() as i64;
             report.payments += payments.len() as i64;

@@ -167,40 +167,56 @@ pub enum MatchKind {
     Address,
 }
 
-/// Customer ids matching one search criterion, best first, at most `limit`.
+/// The indexed look-ups of a search (substrings go through [`find_by_grams`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    AccountNo,
+    Phone,
+    PhoneLast4,
+    NameExact,
+    NamePrefix,
+}
+
+impl From<Lookup> for MatchKind {
+    fn from(l: Lookup) -> MatchKind {
+        match l {
+            Lookup::AccountNo => MatchKind::AccountNo,
+            Lookup::Phone => MatchKind::Phone,
+            Lookup::PhoneLast4 => MatchKind::PhoneLast4,
+            Lookup::NameExact => MatchKind::NameExact,
+            Lookup::NamePrefix => MatchKind::NamePrefix,
+        }
+    }
+}
+
+/// Customer ids matching one indexed look-up, in id order, at most `limit`.
 pub async fn find(
     conn: &mut AnyConnection,
-    by: MatchKind,
+    by: Lookup,
     value: &str,
     units: Option<&[i64]>,
     limit: i64,
 ) -> StoreResult<Vec<i64>> {
     let mut sql = match by {
-        MatchKind::AccountNo => Sql::new(
+        Lookup::AccountNo => Sql::new(
             "SELECT DISTINCT c.id AS id FROM customers c JOIN accounts a ON a.holder_id = c.id WHERE a.account_no = ",
         ),
-        MatchKind::Phone => Sql::new(
+        Lookup::Phone => Sql::new(
             "SELECT DISTINCT c.id AS id FROM customers c JOIN customer_phones p ON p.customer_id = c.id WHERE p.phone = ",
         ),
-        MatchKind::PhoneLast4 => Sql::new(
+        Lookup::PhoneLast4 => Sql::new(
             "SELECT DISTINCT c.id AS id FROM customers c JOIN customer_phones p ON p.customer_id = c.id WHERE p.last4 = ",
         ),
-        MatchKind::NameExact => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name = "),
+        Lookup::NameExact => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name = "),
         // A prefix as a range, so the index on `name` serves it on every backend (LIKE
         // 'x%' uses an index on neither SQLite, case-insensitive LIKE, nor PostgreSQL
         // without a pattern-ops index).
-        MatchKind::NamePrefix => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name >= "),
-        MatchKind::Name => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name LIKE "),
-        MatchKind::Address => Sql::new(
-            "SELECT DISTINCT c.id AS id FROM customers c JOIN accounts a ON a.holder_id = c.id WHERE a.address_key LIKE ",
-        ),
+        Lookup::NamePrefix => Sql::new("SELECT c.id AS id FROM customers c WHERE c.name >= "),
     };
-    let escaped = crate::dialect::like_escape(value);
-    match by {
-        MatchKind::NamePrefix => sql.bind(value).push(" AND c.name < ").bind(format!("{value}\u{10FFFF}")),
-        MatchKind::Name | MatchKind::Address => sql.bind(format!("%{escaped}%")).push(" ESCAPE '\\'"),
-        _ => sql.bind(value),
-    };
+    sql.bind(value);
+    if by == Lookup::NamePrefix {
+        sql.push(" AND c.name < ").bind(format!("{value}\u{10FFFF}"));
+    }
     if let Some(units) = units {
         push_in(&mut sql, " AND c.unit_id IN (", units);
     }

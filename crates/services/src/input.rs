@@ -1,0 +1,39 @@
+//! Checks shared by the services: trimmed text with a length limit, a choice from a
+//! list, and committing a transaction with the store's error mapping.
+
+use waterdesk_store::StoreError;
+
+use crate::{ServiceError, ServiceResult};
+
+/// A required text, trimmed, at most `max` characters.
+pub(crate) fn text(field: &str, v: &str, max: usize) -> ServiceResult<String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(ServiceError::validation(field, "required", "must not be empty"));
+    }
+    opt_text(field, v, max)
+}
+
+/// An optional text, trimmed, at most `max` characters.
+pub(crate) fn opt_text(field: &str, v: &str, max: usize) -> ServiceResult<String> {
+    let v = v.trim();
+    if v.chars().count() > max {
+        return Err(ServiceError::validation(field, "too_long", format!("at most {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// One of the allowed values.
+pub(crate) fn one_of(field: &str, v: &str, allowed: &[&str]) -> ServiceResult<String> {
+    if allowed.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(ServiceError::validation(field, "invalid_choice", format!("one of: {}", allowed.join(", "))))
+    }
+}
+
+/// Commits a write transaction.
+pub(crate) async fn commit(tx: waterdesk_store::Tx) -> ServiceResult<()> {
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
