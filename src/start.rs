@@ -88,6 +88,10 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
     let services = services(db.clone(), &o.settings, o.clock.clone())?;
     let first = if o.demo { FirstUsers::Demo } else { FirstUsers::Administrator };
     let report = services.bootstrap(first).await?;
+    let interrupted = services.imports_mark_interrupted().await?;
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "imports left running by the previous process were marked interrupted");
+    }
     if !report.demo_logins.is_empty() {
         let lines: String = report.demo_logins.iter().map(|(u, p, r)| format!("{u} {p} {r}\n")).collect();
         let path = o.data_dir.join("demo-logins.txt");

@@ -127,8 +127,15 @@ fn api_routes() -> Vec<ApiRoute> {
             Some(json!({"channel": "wechat", "amount_fen": 100, "external_txn_id": "x"}))
         }),
         (Method::GET, "/api/v1/tariffs", Perm(perm::CUSTOMER_READ), none),
-        (Method::POST, "/api/v1/imports/customers/preview", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
-        (Method::POST, "/api/v1/imports/customers", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
+        (Method::POST, "/api/v1/imports/{kind}/preview", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
+        (Method::POST, "/api/v1/imports/{kind}", Perm(perm::CUSTOMER_WRITE), |_| Some(json!({}))),
+        (
+            Method::GET,
+            "/api/v1/imports/runs",
+            AnyOf(&[perm::CUSTOMER_WRITE, perm::BILLING_WRITE, perm::ADMIN_JOB_READ]),
+            none,
+        ),
+        (Method::GET, "/api/v1/imports/runs/{id}", Any, none),
         (Method::GET, "/api/v1/exports/{kind}", AllOf(&[perm::CUSTOMER_READ, perm::REPORT_EXPORT]), none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]

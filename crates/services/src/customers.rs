@@ -311,7 +311,7 @@ impl Services {
         Ok(self.customer_view(p, c, phones, accounts))
     }
 
-    async fn check_customer(
+    pub(crate) async fn check_customer(
         &self,
         p: &Principal,
         i: &CustomerInput,
@@ -369,11 +369,21 @@ impl Services {
         let (f, phones) = self.check_customer(p, i).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        if units::get(&mut tx, f.unit_id).await?.is_none() {
+        let id = Self::customer_insert_in(&mut tx, &f, now).await?;
+        self.finish_customer_write(p, tx, id, &f.name, &phones, now, "customer.create", ctx).await
+    }
+
+    /// Inserts checked customer fields (no phones, index, audit or commit): the core shared
+    /// by the API and imports.
+    pub(crate) async fn customer_insert_in(
+        conn: &mut AnyConnection,
+        f: &CustomerFieldsOwned,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<i64> {
+        if units::get(conn, f.unit_id).await?.is_none() {
             return Err(v("unit_id", "unknown_unit", "no such unit"));
         }
-        let id = repo::insert_customer(&mut tx, &f.borrow(), now).await?;
-        self.finish_customer_write(p, tx, id, &f.name, &phones, now, "customer.create", ctx).await
+        Ok(repo::insert_customer(conn, &f.borrow(), now).await?)
     }
 
     pub async fn customer_update(
@@ -388,8 +398,17 @@ impl Services {
         let (f, phones) = self.check_customer(p, i).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        repo::update_customer(&mut tx, id, &f.borrow(), now).await.map_err(not_found("customer"))?;
+        Self::customer_update_in(&mut tx, id, &f, now).await?;
         self.finish_customer_write(p, tx, id, &f.name, &phones, now, "customer.update", ctx).await
+    }
+
+    pub(crate) async fn customer_update_in(
+        conn: &mut AnyConnection,
+        id: i64,
+        f: &CustomerFieldsOwned,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<()> {
+        repo::update_customer(conn, id, &f.borrow(), now).await.map_err(not_found("customer"))
     }
 
     /// The common end of creating and updating a customer: phones, search index, audit
@@ -499,7 +518,7 @@ impl Services {
         Ok(out)
     }
 
-    async fn check_account(
+    pub(crate) async fn check_account(
         &self,
         p: &Principal,
         conn: &mut AnyConnection,
@@ -557,10 +576,7 @@ impl Services {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let f = self.check_account(p, &mut tx, i).await?;
-        let id = repo::insert_account(&mut tx, &f.borrow(), now).await.map_err(|e| match e {
-            StoreError::Conflict(_) => v("account_no", "duplicate_account_no", "this account number exists already"),
-            e => e.into(),
-        })?;
+        let id = Self::account_insert_in(&mut tx, &f, now).await?;
         repo::reindex(&mut tx, self.db.backend(), &[f.holder_id]).await?;
         security_in(
             &mut tx,
@@ -576,6 +592,17 @@ impl Services {
         Ok(a)
     }
 
+    pub(crate) async fn account_insert_in(
+        conn: &mut AnyConnection,
+        f: &AccountFieldsOwned,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<i64> {
+        repo::insert_account(conn, &f.borrow(), now).await.map_err(|e| match e {
+            StoreError::Conflict(_) => v("account_no", "duplicate_account_no", "this account number exists already"),
+            e => e.into(),
+        })
+    }
+
     pub async fn account_update(
         &self,
         p: &Principal,
@@ -588,11 +615,7 @@ impl Services {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let f = self.check_account(p, &mut tx, i).await?;
-        let reason = if i.transfer_reason.trim().is_empty() { "transfer" } else { i.transfer_reason.trim() };
-        repo::update_account(&mut tx, id, &f.borrow(), reason, now).await.map_err(|e| match e {
-            StoreError::Conflict(_) => v("account_no", "duplicate_account_no", "this account number exists already"),
-            e => not_found("account")(e),
-        })?;
+        Self::account_update_in(&mut tx, id, &f, &i.transfer_reason, now).await?;
         repo::reindex(&mut tx, self.db.backend(), &[old.holder_id, f.holder_id]).await?;
         security_in(
             &mut tx,
@@ -608,7 +631,21 @@ impl Services {
         Ok(a)
     }
 
-    async fn account_scoped(&self, p: &Principal, id: i64) -> ServiceResult<Account> {
+    pub(crate) async fn account_update_in(
+        conn: &mut AnyConnection,
+        id: i64,
+        f: &AccountFieldsOwned,
+        transfer_reason: &str,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<()> {
+        let reason = if transfer_reason.trim().is_empty() { "transfer" } else { transfer_reason.trim() };
+        repo::update_account(conn, id, &f.borrow(), reason, now).await.map_err(|e| match e {
+            StoreError::Conflict(_) => v("account_no", "duplicate_account_no", "this account number exists already"),
+            e => not_found("account")(e),
+        })
+    }
+
+    pub(crate) async fn account_scoped(&self, p: &Principal, id: i64) -> ServiceResult<Account> {
         let mut c = self.db.read().await?;
         let a = repo::get_account(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "account" })?;
         if !self.in_scope(p, a.unit_id).await? {
@@ -650,6 +687,22 @@ impl Services {
     ) -> ServiceResult<Meter> {
         p.require(perm::CUSTOMER_WRITE)?;
         self.account_scoped(p, account_id).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let id = Self::meter_insert_in(&mut tx, account_id, i, now).await?;
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "meter.install", "ok", serde_json::json!({"account_id": account_id, "meter_id": id, "serial": i.serial.trim(), "replaces": i.replaces_meter_id})).await?;
+        let m = repo::get_meter(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "meter" })?;
+        commit(tx).await?;
+        Ok(m)
+    }
+
+    /// Checks and installs a meter (and removes the one it replaces) in a transaction.
+    pub(crate) async fn meter_insert_in(
+        conn: &mut AnyConnection,
+        account_id: i64,
+        i: &MeterInput,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<i64> {
         let serial = text("serial", &i.serial, 40)?;
         if !(10..=1000).contains(&i.diameter_mm) {
             return Err(v("diameter_mm", "out_of_range", "10 to 1000 mm"));
@@ -658,22 +711,20 @@ impl Services {
         if i.initial_reading < 0 {
             return Err(v("initial_reading", "negative_reading", "a meter reading cannot be negative"));
         }
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
+        let model = opt_text("model", &i.model, 60)?;
         if let Some(old) = i.replaces_meter_id {
-            let m =
-                repo::get_meter(&mut tx, old).await?.filter(|m| m.account_id == account_id && m.removed_on.is_none());
+            let m = repo::get_meter(conn, old).await?.filter(|m| m.account_id == account_id && m.removed_on.is_none());
             if m.is_none() {
                 return Err(v("replaces_meter_id", "unknown_meter", "no installed meter with this id on the account"));
             }
-            repo::remove_meter(&mut tx, old, &installed.to_string(), now).await?;
+            repo::remove_meter(conn, old, &installed.to_string(), now).await?;
         }
-        let id = repo::insert_meter(
-            &mut tx,
+        repo::insert_meter(
+            conn,
             account_id,
             &serial,
             i.diameter_mm,
-            opt_text("model", &i.model, 60)?.as_str(),
+            &model,
             &installed.to_string(),
             i.initial_reading,
             now,
@@ -682,11 +733,7 @@ impl Services {
         .map_err(|e| match e {
             StoreError::Conflict(_) => v("serial", "duplicate_serial", "a meter with this serial exists already"),
             e => e.into(),
-        })?;
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "meter.install", "ok", serde_json::json!({"account_id": account_id, "meter_id": id, "serial": serial, "replaces": i.replaces_meter_id})).await?;
-        let m = repo::get_meter(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "meter" })?;
-        commit(tx).await?;
-        Ok(m)
+        })
     }
 
     /// Records a meter reading and bills its volume with the account's tariff (one bill
@@ -712,10 +759,61 @@ impl Services {
         }
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let meter = repo::get_meter(&mut tx, i.meter_id)
+        let (meter_id, volume, bill_id) =
+            self.reading_in(&mut tx, &account, Some(i.meter_id), read_on, i.reading, &source, now).await?;
+        let bill = match bill_id {
+            Some(_) => billing::bills_of(&mut tx, account_id, 1).await?.into_iter().next(),
+            None => None,
+        };
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "reading.record", "ok", serde_json::json!({"account_id": account_id, "meter_id": meter_id, "read_on": read_on.to_string(), "reading": i.reading, "volume": volume})).await?;
+        let reading = repo::readings_of(&mut tx, account_id, 1)
             .await?
-            .filter(|m| m.account_id == account_id)
-            .ok_or_else(|| v("meter_id", "unknown_meter", "no such meter on this account"))?;
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::NotFound { entity: "reading" })?;
+        commit(tx).await?;
+        Ok(ReadingResult { reading, bill })
+    }
+
+    /// Records a checked reading on a meter of the account (its only installed meter when
+    /// `meter_id` is none) and bills the month when no bill covers it yet. Returns the
+    /// meter, the volume and the new bill. Runs inside the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn reading_in(
+        &self,
+        conn: &mut AnyConnection,
+        account: &Account,
+        meter_id: Option<i64>,
+        read_on: jiff::civil::Date,
+        reading: i64,
+        source: &str,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<(i64, i64, Option<i64>)> {
+        let account_id = account.id;
+        if reading < 0 {
+            return Err(v("reading", "negative_reading", "a meter reading cannot be negative"));
+        }
+        let meter = match meter_id {
+            Some(id) => repo::get_meter(conn, id)
+                .await?
+                .filter(|m| m.account_id == account_id)
+                .ok_or_else(|| v("meter_id", "unknown_meter", "no such meter on this account"))?,
+            None => {
+                let mut installed: Vec<Meter> =
+                    repo::meters_of(conn, account_id).await?.into_iter().filter(|m| m.removed_on.is_none()).collect();
+                match installed.len() {
+                    1 => installed.remove(0),
+                    0 => return Err(v("meter_serial", "no_meter", "the account has no installed meter")),
+                    _ => {
+                        return Err(v(
+                            "meter_serial",
+                            "meter_ambiguous",
+                            "the account has several meters: give the serial",
+                        ));
+                    }
+                }
+            }
+        };
         if meter.removed_on.is_some() {
             return Err(v("meter_id", "meter_removed", "this meter has been replaced"));
         }
@@ -724,57 +822,49 @@ impl Services {
         if read_on.to_string() <= previous_on {
             return Err(v("read_on", "reading_not_after_last", format!("the last reading is of {previous_on}")));
         }
-        if i.reading < previous {
+        if reading < previous {
             return Err(v(
                 "reading",
                 "reading_decreased",
                 format!("below the previous reading {previous}; record a meter change first"),
             ));
         }
-        let volume = i.reading - previous;
+        let volume = reading - previous;
         let reading_id =
-            repo::insert_reading(&mut tx, meter.id, account_id, &read_on.to_string(), i.reading, volume, &source, now)
+            repo::insert_reading(conn, meter.id, account_id, &read_on.to_string(), reading, volume, source, now)
                 .await?;
         let period = read_on.strftime("%Y-%m").to_string();
         let year = read_on.strftime("%Y").to_string();
-        let exists = billing::bills_of(&mut tx, account_id, 1).await?.first().is_some_and(|b| b.period == period);
-        let mut bill = None;
-        if !exists {
-            let (tariff, _) = Self::tariff_of(billing::tariff(&mut tx, &account.tariff_code).await?)?;
-            let ytd = billing::ytd(&mut tx, account_id, &year).await?;
-            let charge = tariff.charge(ytd, volume, account.household_size);
-            let due = read_on.checked_add(jiff::Span::new().days(30)).unwrap_or(read_on);
-            let lines = serde_json::to_string(&charge.lines).unwrap_or_default();
-            let bill_id = billing::insert_bill(
-                &mut tx,
-                &NewBill {
-                    account_id,
-                    period: &period,
-                    read_from: &previous_on,
-                    read_to: &read_on.to_string(),
-                    volume,
-                    water_fen: charge.water.0,
-                    sewage_fen: charge.sewage.0,
-                    due_on: &due.to_string(),
-                    ytd_after: charge.ytd_after,
-                    lines: &lines,
-                },
-                now,
-            )
-            .await?;
-            repo::set_reading_bill(&mut tx, reading_id, bill_id).await?;
-            // Money paid in advance (credit) settles the new bill at once.
-            self.apply_credit(&mut tx, account_id, now).await?;
-            bill = billing::bills_of(&mut tx, account_id, 1).await?.into_iter().next();
+        let exists = billing::bills_of(conn, account_id, 1).await?.first().is_some_and(|b| b.period >= period);
+        if exists {
+            return Ok((meter.id, volume, None));
         }
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "reading.record", "ok", serde_json::json!({"account_id": account_id, "meter_id": meter.id, "read_on": read_on.to_string(), "reading": i.reading, "volume": volume})).await?;
-        let reading = repo::readings_of(&mut tx, account_id, 1)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(ServiceError::NotFound { entity: "reading" })?;
-        commit(tx).await?;
-        Ok(ReadingResult { reading, bill })
+        let (tariff, _) = Self::tariff_of(billing::tariff(conn, &account.tariff_code).await?)?;
+        let ytd = billing::ytd(conn, account_id, &year).await?;
+        let charge = tariff.charge(ytd, volume, account.household_size);
+        let due = read_on.checked_add(jiff::Span::new().days(30)).unwrap_or(read_on);
+        let lines = serde_json::to_string(&charge.lines).unwrap_or_default();
+        let bill_id = billing::insert_bill(
+            conn,
+            &NewBill {
+                account_id,
+                period: &period,
+                read_from: &previous_on,
+                read_to: &read_on.to_string(),
+                volume,
+                water_fen: charge.water.0,
+                sewage_fen: charge.sewage.0,
+                due_on: &due.to_string(),
+                ytd_after: charge.ytd_after,
+                lines: &lines,
+            },
+            now,
+        )
+        .await?;
+        repo::set_reading_bill(conn, reading_id, bill_id).await?;
+        // Money paid in advance (credit) settles the new bill at once.
+        self.apply_credit(conn, account_id, now).await?;
+        Ok((meter.id, volume, Some(bill_id)))
     }
 
     /// Allocates unallocated payments of an account to its open bills, oldest first.
@@ -811,51 +901,66 @@ impl Services {
         p.require(perm::BILLING_WRITE)?;
         self.account_scoped(p, account_id).await?;
         let channel = one_of("channel", &i.channel, PAYMENT_CHANNELS)?;
-        if i.amount_fen <= 0 {
-            return Err(v("amount_fen", "non_positive_amount", "the amount must be positive (fen)"));
-        }
-        if i.amount_fen > 10_000_000_000 {
-            return Err(v("amount_fen", "amount_too_large", "more than 100 million yuan"));
-        }
         let txn = text("external_txn_id", &i.external_txn_id, 64)?;
         let now = self.now();
         let paid_at = i.paid_at.unwrap_or(now);
+        let note = opt_text("note", &i.note, 200)?;
         let mut tx = self.db.begin().await?;
-        let (id, created) = billing::insert_payment(
-            &mut tx,
-            account_id,
-            &channel,
-            i.amount_fen,
-            paid_at,
-            &txn,
-            &opt_text("note", &i.note, 200)?,
-            now,
-        )
-        .await?;
+        let (id, created) =
+            Self::payment_in(&mut tx, account_id, &channel, i.amount_fen, paid_at, &txn, &note, now).await?;
         let payment = billing::get_payment(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "payment" })?;
         if !created {
-            if payment.account_id != account_id || payment.amount_fen != i.amount_fen {
-                return Err(ServiceError::validation(
+            return Ok(PaymentResult { payment, created: false });
+        }
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "payment.record", "ok", serde_json::json!({"account_id": account_id, "payment_id": id, "amount_fen": i.amount_fen, "channel": channel, "external_txn_id": txn})).await?;
+        commit(tx).await?;
+        Ok(PaymentResult { payment, created: true })
+    }
+
+    /// Records a checked payment and settles open bills oldest first, inside the caller's
+    /// transaction. A known transaction id is a replay (`created` false) when it names the
+    /// same account and amount, and an error otherwise.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn payment_in(
+        conn: &mut AnyConnection,
+        account_id: i64,
+        channel: &str,
+        amount_fen: i64,
+        paid_at: jiff::Timestamp,
+        txn: &str,
+        note: &str,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<(i64, bool)> {
+        if amount_fen <= 0 {
+            return Err(v("amount_fen", "non_positive_amount", "the amount must be positive (fen)"));
+        }
+        if amount_fen > 10_000_000_000 {
+            return Err(v("amount_fen", "amount_too_large", "more than 100 million yuan"));
+        }
+        let (id, created) =
+            billing::insert_payment(conn, account_id, channel, amount_fen, paid_at, txn, note, now).await?;
+        if !created {
+            let payment = billing::get_payment(conn, id).await?.ok_or(ServiceError::NotFound { entity: "payment" })?;
+            if payment.account_id != account_id || payment.amount_fen != amount_fen {
+                return Err(v(
                     "external_txn_id",
                     "txn_id_reused",
                     "this transaction id was used for a different payment",
                 ));
             }
-            return Ok(PaymentResult { payment, created: false });
+            return Ok((id, false));
         }
-        let mut left = i.amount_fen;
-        for b in billing::open_bills(&mut tx, account_id).await? {
+        let mut left = amount_fen;
+        for b in billing::open_bills(conn, account_id).await? {
             if left <= 0 {
                 break;
             }
             let share = left.min(b.total_fen - b.paid_fen);
-            billing::pay_bill(&mut tx, b.id, share, now).await?;
-            billing::allocate(&mut tx, id, b.id, share).await?;
+            billing::pay_bill(conn, b.id, share, now).await?;
+            billing::allocate(conn, id, b.id, share).await?;
             left -= share;
         }
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "payment.record", "ok", serde_json::json!({"account_id": account_id, "payment_id": id, "amount_fen": i.amount_fen, "channel": channel, "external_txn_id": txn})).await?;
-        commit(tx).await?;
-        Ok(PaymentResult { payment, created: true })
+        Ok((id, true))
     }
 
     /// Rebuilds the search index of every customer; `progress(done)` after each batch.
@@ -886,15 +991,15 @@ impl Services {
 }
 
 /// Owned, validated customer fields.
-struct CustomerFieldsOwned {
-    kind: String,
-    name: String,
-    id_type: String,
-    id_number: String,
-    email: String,
-    wechat_openid: String,
-    note: String,
-    unit_id: i64,
+pub(crate) struct CustomerFieldsOwned {
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) id_type: String,
+    pub(crate) id_number: String,
+    pub(crate) email: String,
+    pub(crate) wechat_openid: String,
+    pub(crate) note: String,
+    pub(crate) unit_id: i64,
 }
 
 impl CustomerFieldsOwned {
@@ -913,7 +1018,7 @@ impl CustomerFieldsOwned {
 }
 
 /// Owned, validated account fields.
-struct AccountFieldsOwned {
+pub(crate) struct AccountFieldsOwned {
     account_no: String,
     holder_id: i64,
     address: String,

@@ -16,10 +16,12 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod import;
+pub mod import_runs;
 mod input;
 pub mod overview;
 pub mod principal;
 pub mod seed;
+pub mod sheet;
 
 use std::sync::Arc;
 
@@ -40,12 +42,22 @@ pub struct Services {
     pub events: EventBus,
     /// Where account balances come from.
     pub billing: Arc<billing_provider::BillingConfig>,
+    /// Progress of the imports this process is running: id → (done, total).
+    pub imports: import_runs::Running,
 }
 
 impl Services {
     pub fn new(db: Db, clock: Arc<dyn Clock>, auth: AuthConfig, tz: jiff::tz::TimeZone) -> Self {
         let events = EventBus::new(db.backend());
-        Services { db, clock, auth: Arc::new(auth), tz, events, billing: Arc::new(Default::default()) }
+        Services {
+            db,
+            clock,
+            auth: Arc::new(auth),
+            tz,
+            events,
+            billing: Arc::new(Default::default()),
+            imports: Default::default(),
+        }
     }
 
     /// Uses another billing provider.

@@ -155,6 +155,13 @@ pub async fn insert_bill(conn: &mut AnyConnection, b: &NewBill<'_>, now: jiff::T
     Ok(row.try_get("id")?)
 }
 
+/// The bill of an account for a period (`YYYY-MM`), if any.
+pub async fn bill_for(conn: &mut AnyConnection, account_id: i64, period: &str) -> StoreResult<Option<Bill>> {
+    let sql = format!("SELECT {BILL_COLS} FROM bills WHERE account_id = $1 AND period = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(period).fetch_optional(conn).await?;
+    row.as_ref().map(bill).transpose()
+}
+
 /// Bills of an account, newest first.
 pub async fn bills_of(conn: &mut AnyConnection, account_id: i64, limit: i64) -> StoreResult<Vec<Bill>> {
     let sql = format!("SELECT {BILL_COLS} FROM bills WHERE account_id = $1 ORDER BY period DESC LIMIT $2");

@@ -520,6 +520,22 @@ pub async fn meters_of(conn: &mut AnyConnection, account_id: i64) -> StoreResult
     rows.iter().map(meter).collect()
 }
 
+pub async fn meter_by_serial(conn: &mut AnyConnection, serial: &str) -> StoreResult<Option<Meter>> {
+    let sql = format!("SELECT {METER_COLS} FROM meters WHERE serial = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(serial).fetch_optional(conn).await?;
+    row.as_ref().map(meter).transpose()
+}
+
+/// The reading of a meter on a day, if recorded.
+pub async fn reading_on(conn: &mut AnyConnection, meter_id: i64, read_on: &str) -> StoreResult<Option<i64>> {
+    let row = sqlx::query("SELECT reading FROM meter_readings WHERE meter_id = $1 AND read_on = $2")
+        .bind(meter_id)
+        .bind(read_on)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("reading")).transpose()?)
+}
+
 pub async fn get_meter(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Meter>> {
     let sql = format!("SELECT {METER_COLS} FROM meters WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
@@ -708,6 +724,17 @@ pub async fn export_page(
                 CAST(b.total_fen AS TEXT) AS c8, CAST(b.paid_fen AS TEXT) AS c9, b.status AS c10, b.due_on AS c11
              FROM bills b JOIN accounts a ON a.id = b.account_id WHERE b.id > ",
         ),
+        ExportKind::Meters => Sql::new(
+            "SELECT m.id AS id, a.account_no AS c1, m.serial AS c2, CAST(m.diameter_mm AS TEXT) AS c3, m.model AS c4,
+                m.installed_on AS c5, COALESCE(m.removed_on, '') AS c6, CAST(m.initial_reading AS TEXT) AS c7,
+                COALESCE(CAST(m.last_reading AS TEXT), '') AS c8, '' AS c9, '' AS c10, '' AS c11
+             FROM meters m JOIN accounts a ON a.id = m.account_id WHERE m.id > ",
+        ),
+        ExportKind::Readings => Sql::new(
+            "SELECT r.id AS id, a.account_no AS c1, m.serial AS c2, r.read_on AS c3, CAST(r.reading AS TEXT) AS c4,
+                CAST(r.volume AS TEXT) AS c5, r.source AS c6, '' AS c7, '' AS c8, '' AS c9, '' AS c10, '' AS c11
+             FROM meter_readings r JOIN accounts a ON a.id = r.account_id JOIN meters m ON m.id = r.meter_id WHERE r.id > ",
+        ),
         ExportKind::Payments => Sql::new(
             "SELECT p.id AS id, a.account_no AS c1, p.paid_at AS c2, CAST(p.amount_fen AS TEXT) AS c3, p.channel AS c4,
                 p.external_txn_id AS c5, p.note AS c6, '' AS c7, '' AS c8, '' AS c9, '' AS c10, '' AS c11
@@ -722,6 +749,8 @@ pub async fn export_page(
         ExportKind::Customers => " ORDER BY a.id LIMIT ",
         ExportKind::Bills => " ORDER BY b.id LIMIT ",
         ExportKind::Payments => " ORDER BY p.id LIMIT ",
+        ExportKind::Meters => " ORDER BY m.id LIMIT ",
+        ExportKind::Readings => " ORDER BY r.id LIMIT ",
     })
     .bind(limit);
     let rows = sql.query().fetch_all(conn).await?;
@@ -740,6 +769,8 @@ pub async fn export_page(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportKind {
     Customers,
+    Meters,
+    Readings,
     Bills,
     Payments,
 }
@@ -750,6 +781,8 @@ impl ExportKind {
             "customers" => Some(ExportKind::Customers),
             "bills" => Some(ExportKind::Bills),
             "payments" => Some(ExportKind::Payments),
+            "meters" => Some(ExportKind::Meters),
+            "readings" => Some(ExportKind::Readings),
             _ => None,
         }
     }
@@ -784,6 +817,17 @@ impl ExportKind {
                 "due_on",
             ],
             ExportKind::Payments => &["account_no", "paid_at", "amount_fen", "channel", "external_txn_id", "note"],
+            ExportKind::Meters => &[
+                "account_no",
+                "meter_serial",
+                "diameter_mm",
+                "model",
+                "installed_on",
+                "removed_on",
+                "initial_reading",
+                "last_reading",
+            ],
+            ExportKind::Readings => &["account_no", "meter_serial", "read_on", "reading", "volume", "source"],
         }
     }
 }

@@ -237,3 +237,22 @@ mod tests {
         assert!(p.parent().unwrap().exists());
     }
 }
+
+/// Savepoints inside a transaction (the same SQL on both engines): a failed step rolls
+/// back to its savepoint and the transaction goes on.
+#[derive(Debug, Clone, Copy)]
+pub enum Savepoint {
+    Set,
+    Release,
+    RollBack,
+}
+
+pub async fn savepoint(conn: &mut sqlx::AnyConnection, step: Savepoint) -> StoreResult<()> {
+    let sql = match step {
+        Savepoint::Set => "SAVEPOINT step",
+        Savepoint::Release => "RELEASE SAVEPOINT step",
+        Savepoint::RollBack => "ROLLBACK TO SAVEPOINT step",
+    };
+    sqlx::query(sql).execute(conn).await?;
+    Ok(())
+}

@@ -16,6 +16,7 @@ pub mod dialect;
 pub mod dicts;
 pub mod error;
 pub mod events;
+pub mod imports;
 pub mod jobs;
 pub mod migrate;
 pub mod numbers;
@@ -26,7 +27,7 @@ pub mod sql;
 pub mod units;
 pub mod users;
 
-pub use db::{Backend, Conn, Db, DbOptions, Tx};
+pub use db::{Backend, Conn, Db, DbOptions, Savepoint, Tx, savepoint};
 pub use error::{StoreError, StoreResult};
 pub use sqlx::AnyConnection;
 

@@ -54,7 +54,8 @@
   }
 })();
 
-// Import page: preview and import a CSV file through the API (cookie session + CSRF header).
+// Import page: preview a file, then import it in the background with a progress bar
+// (the run is polled through the API; cookie session + CSRF header).
 (function () {
   'use strict';
   var box = document.querySelector('[data-import]');
@@ -62,10 +63,11 @@
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
   var zh = (document.documentElement.lang || '').indexOf('zh') === 0;
   var T = zh
-    ? { reading: '正在读取…', uploading: '正在处理…', choose: '请先选择文件', rows: '行', created: '新建', updated: '更新', skipped: '跳过', rolled: '有错误，未写入任何数据', line: '行号', column: '列', problem: '问题', encoding: '编码', missing: '缺少必填列' }
-    : { reading: 'Reading…', uploading: 'Working…', choose: 'Choose a file first', rows: 'rows', created: 'created', updated: 'updated', skipped: 'skipped', rolled: 'Errors found: nothing was written', line: 'Line', column: 'Column', problem: 'Problem', encoding: 'Encoding', missing: 'Missing required columns' };
+    ? { uploading: '正在上传…', running: '正在导入', choose: '请先选择文件', rows: '行', created: '新建', updated: '更新', unchanged: '未变', skipped: '跳过', rolled: '有错误，未写入任何数据', line: '行号', column: '列', problem: '问题', encoding: '格式/编码', missing: '缺少必填列', failed: '导入失败', interrupted: '导入被中断' }
+    : { uploading: 'Uploading…', running: 'Importing', choose: 'Choose a file first', rows: 'rows', created: 'created', updated: 'updated', unchanged: 'unchanged', skipped: 'skipped', rolled: 'Errors found: nothing was written', line: 'Line', column: 'Column', problem: 'Problem', encoding: 'Format/encoding', missing: 'Missing required columns', failed: 'Import failed', interrupted: 'Import interrupted' };
   var status = box.querySelector('[data-import-status]');
   var out = box.querySelector('[data-import-result]');
+  var bar = box.querySelector('[data-import-progress]');
   function el(tag, text, cls) { var e = document.createElement(tag); if (text != null) e.textContent = text; if (cls) e.className = cls; return e; }
   function table(head, rows) {
     var t = el('table', null, 'table table-dense'); var tr = el('tr');
@@ -75,32 +77,47 @@
     rows.forEach(function (r) { var row = el('tr'); r.forEach(function (c) { row.appendChild(el('td', c)); }); tb.appendChild(row); });
     t.appendChild(tb); var w = el('div', null, 'table-wrap'); w.appendChild(t); return w;
   }
-  function send(url) {
+  function kind() { return box.querySelector('[data-import-kind]').value; }
+  function fail(b) { out.appendChild(el('div', (b.error ? b.error.message + (b.error.detail ? ' ' + b.error.detail : '') : T.failed), 'alert alert-error')); }
+  function showReport(b) {
+    out.appendChild(el('div', b.rows + ' ' + T.rows + ': ' + b.created + ' ' + T.created + ', ' + b.updated + ' ' + T.updated + ', ' + b.unchanged + ' ' + T.unchanged + ', ' + b.skipped + ' ' + T.skipped, b.errors.length ? 'alert alert-warn' : 'alert alert-ok'));
+    if (b.rolled_back) out.appendChild(el('div', T.rolled, 'alert alert-error'));
+    if (b.errors.length) out.appendChild(table([T.line, T.column, T.problem], b.errors.map(function (e) { return [String(e.line), e.column, e.message]; })));
+  }
+  function progress(done, total) {
+    bar.hidden = false; bar.max = Math.max(total, 1); bar.value = done;
+    status.textContent = T.running + ' ' + done + ' / ' + total + ' ' + T.rows;
+  }
+  function poll(id) {
+    fetch('/api/v1/imports/runs/' + id, { credentials: 'same-origin' }).then(function (r) { return r.json(); }).then(function (run) {
+      if (run.status === 'running') { progress(run.done, run.total); setTimeout(function () { poll(id); }, 400); return; }
+      bar.hidden = true; status.textContent = '';
+      if (run.status === 'done') showReport(run.report);
+      else if (run.status === 'failed') fail({ error: { message: T.failed, detail: run.report && run.report.message } });
+      else fail({ error: { message: T.interrupted } });
+    }).catch(function (e) { status.textContent = String(e); });
+  }
+  function send(url, then) {
     var f = box.querySelector('[data-import-file]').files[0];
     if (!f) { status.textContent = T.choose; return; }
     status.textContent = T.uploading;
     out.textContent = '';
     f.arrayBuffer().then(function (buf) {
-      return fetch(url, { method: 'POST', body: buf, headers: { 'content-type': 'text/csv', 'x-csrf-token': csrf }, credentials: 'same-origin' });
+      return fetch(url + (url.indexOf('?') < 0 ? '?' : '&') + 'file_name=' + encodeURIComponent(f.name), { method: 'POST', body: buf, headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': csrf }, credentials: 'same-origin' });
     }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
-      .then(function (res) {
-        status.textContent = '';
-        var b = res.body;
-        if (!res.ok) { out.appendChild(el('div', b.error.message + (b.error.detail ? ' ' + b.error.detail : ''), 'alert alert-error')); return; }
-        if (b.mapping) {
-          out.appendChild(el('p', T.encoding + ': ' + b.encoding + ' · ' + b.rows + ' ' + T.rows));
-          if (b.missing.length) out.appendChild(el('div', T.missing + ': ' + b.missing.join(', '), 'alert alert-error'));
-          out.appendChild(table(b.headers.map(function (h, i) { return h + (b.mapping[i] ? ' → ' + b.mapping[i] : ''); }), b.sample));
-        } else {
-          out.appendChild(el('div', b.rows + ' ' + T.rows + ': ' + b.created + ' ' + T.created + ', ' + b.updated + ' ' + T.updated + ', ' + b.skipped + ' ' + T.skipped, b.errors.length ? 'alert alert-warn' : 'alert alert-ok'));
-          if (b.rolled_back) out.appendChild(el('div', T.rolled, 'alert alert-error'));
-          if (b.errors.length) out.appendChild(table([T.line, T.column, T.problem], b.errors.map(function (e) { return [String(e.line), e.column, e.message]; })));
-        }
-      })
+      .then(function (res) { status.textContent = ''; if (!res.ok) { fail(res.body); return; } then(res.body); })
       .catch(function (e) { status.textContent = String(e); });
   }
-  box.querySelector('[data-import-preview]').addEventListener('click', function () { send('/api/v1/imports/customers/preview'); });
+  box.querySelector('[data-import-preview]').addEventListener('click', function () {
+    send('/api/v1/imports/' + kind() + '/preview', function (b) {
+      out.appendChild(el('p', T.encoding + ': ' + b.format + '/' + b.encoding + ' · ' + b.rows + ' ' + T.rows));
+      if (b.missing.length) out.appendChild(el('div', T.missing + ': ' + b.missing.join(', '), 'alert alert-error'));
+      out.appendChild(table(b.headers.map(function (h, i) { return h + (b.mapping[i] ? ' → ' + b.mapping[i] : ''); }), b.sample));
+    });
+  });
   box.querySelector('[data-import-run]').addEventListener('click', function () {
-    send('/api/v1/imports/customers?mode=' + box.querySelector('[data-import-mode]').value);
+    send('/api/v1/imports/' + kind() + '?background=true&mode=' + box.querySelector('[data-import-mode]').value, function (run) {
+      progress(0, run.total); poll(run.id);
+    });
   });
 })();

@@ -40,6 +40,12 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found")
     }
 
+    /// A failure of the server itself (logged; the client sees only the code).
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+    }
+
     pub fn code(&self) -> &'static str {
         self.info.code
     }

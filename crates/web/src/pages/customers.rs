@@ -445,6 +445,9 @@ async fn payment_create(
 #[template(path = "customers/import.html")]
 pub struct ImportPage {
     layout: Layout,
+    kinds: Vec<&'static str>,
+    exports: Vec<&'static str>,
+    runs: Vec<waterdesk_store::imports::ImportRun>,
 }
 
 async fn import_page(
@@ -453,6 +456,9 @@ async fn import_page(
     Query(f): Query<FlashQuery>,
 ) -> Result<Response, ApiError> {
     p.require(perm::CUSTOMER_WRITE)?;
+    let runs = st.services().import_runs(&p).await?;
     let layout = Layout::new(&st, &p, &ctx, "imp.title", &f).await;
-    Ok(html(&ImportPage { layout }))
+    let kinds = vec!["customers", "readings", "bills", "payments"];
+    let exports = vec!["customers", "meters", "readings", "bills", "payments"];
+    Ok(html(&ImportPage { layout, kinds, exports, runs }))
 }
