@@ -25,6 +25,8 @@ pub struct Settings {
     /// Where account balances come from: the built-in ledger or a billing system over HTTP.
     pub billing: waterdesk_services::billing_provider::BillingConfig,
     pub log: LogSettings,
+    /// Telephone (CTI) integration.
+    pub cti: CtiSettings,
     /// Time zone for local days (numbers, reports) and display.
     pub timezone: String,
 }
@@ -70,6 +72,20 @@ pub struct JobSettings {
     pub poll_ms: u64,
 }
 
+/// `[cti]`: the PBX signs each event with this shared secret (HMAC-SHA256); empty turns
+/// the CTI endpoint off.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CtiSettings {
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CtiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtiSettings").field("secret", &if self.secret.is_empty() { "" } else { "***" }).finish()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -89,6 +105,7 @@ impl Default for Settings {
             jobs: JobSettings::default(),
             billing: Default::default(),
             log: LogSettings::default(),
+            cti: CtiSettings::default(),
             timezone: "Asia/Shanghai".into(),
         }
     }

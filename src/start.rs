@@ -120,6 +120,7 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
         max_import_bytes: o.settings.server.max_import_bytes,
         request_timeout: Duration::from_secs(o.settings.server.request_timeout_secs),
         trust_forwarded_for: o.settings.server.trust_forwarded_for,
+        cti_secret: Some(o.settings.cti.secret.clone()).filter(|s| !s.is_empty()),
     };
     let state = AppState::new(services.clone(), web, metrics_handle());
     let mut srx = rx.clone();

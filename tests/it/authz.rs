@@ -137,6 +137,19 @@ fn api_routes() -> Vec<ApiRoute> {
         ),
         (Method::GET, "/api/v1/imports/runs/{id}", Any, none),
         (Method::GET, "/api/v1/exports/{kind}", AllOf(&[perm::CUSTOMER_READ, perm::REPORT_EXPORT]), none),
+        (Method::GET, "/api/v1/contacts", Perm(perm::CONTACT_READ), none),
+        (Method::POST, "/api/v1/contacts", Perm(perm::CONTACT_WRITE), |_| Some(json!({"category": "consultation"}))),
+        (Method::GET, "/api/v1/contacts/daily", Perm(perm::CONTACT_READ), none),
+        (Method::GET, "/api/v1/contacts/{id}", Perm(perm::CONTACT_READ), none),
+        (Method::PUT, "/api/v1/contacts/{id}", Perm(perm::CONTACT_WRITE), |_| {
+            Some(json!({"category": "consultation"}))
+        }),
+        // Signed by the PBX, not by a user (tested in contacts.rs).
+        (Method::POST, "/api/v1/cti/events", Public, |_| Some(json!({"event": "ringing", "call_id": "m"}))),
+        (Method::GET, "/api/v1/cti/pop", AllOf(&[perm::CONTACT_READ, perm::CUSTOMER_READ]), none),
+        (Method::GET, "/api/v1/agent/extension", Any, none),
+        (Method::PUT, "/api/v1/agent/extension", Perm(perm::CONTACT_WRITE), |_| Some(json!({"extension": "7777"}))),
+        (Method::DELETE, "/api/v1/agent/extension", Any, none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }
@@ -245,6 +258,7 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("GET", "/account/totp", Any),
         ("POST", "/account/totp", Any),
         ("POST", "/announcements", Perm(perm::ADMIN_ANNOUNCE)),
+        ("GET", "/console", Perm(perm::CONTACT_WRITE)),
         ("GET", "/customers", Perm(perm::CUSTOMER_READ)),
         ("POST", "/customers", Perm(perm::CUSTOMER_WRITE)),
         ("GET", "/customers/new", Perm(perm::CUSTOMER_WRITE)),
@@ -253,6 +267,8 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/customers/{id}", Perm(perm::CUSTOMER_WRITE)),
         ("POST", "/customers/{id}/accounts", Perm(perm::CUSTOMER_WRITE)),
         ("GET", "/accounts/{id}", Perm(perm::CUSTOMER_READ)),
+        ("POST", "/accounts/{id}", Perm(perm::CUSTOMER_WRITE)),
+        ("POST", "/accounts/{id}/meters", Perm(perm::CUSTOMER_WRITE)),
         ("POST", "/accounts/{id}/readings", Perm(perm::BILLING_WRITE)),
         ("POST", "/accounts/{id}/payments", Perm(perm::BILLING_WRITE)),
         ("GET", "/admin/units", Perm(perm::ADMIN_UNIT_READ)),

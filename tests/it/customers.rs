@@ -371,6 +371,69 @@ backend_test!(customer_pages, |backend| async move {
     assert!(to.starts_with("/customers/"), "{to}");
     let page = web.get(&to).await.text().await.unwrap();
     assert!(page.contains("网页新客户") && page.contains("13700001111"));
+
+    // Editing the account and changing its meter from the 360 page (R-CUS-01).
+    let page = web.get(&format!("/accounts/{id}")).await.text().await.unwrap();
+    assert!(page.contains("data-testid=\"account-edit\"") && page.contains("data-testid=\"meter-install\""));
+    let v = app.api("admin").await.get(&format!("/api/v1/accounts/{id}")).await.body;
+    let holder = v["account"]["holder_id"].as_i64().unwrap().to_string();
+    let old_meter =
+        v["meters"].as_array().unwrap().iter().find(|m| m["removed_on"].is_null()).unwrap()["id"].as_i64().unwrap();
+    let r = web
+        .post_form(
+            &format!("/accounts/{id}"),
+            &[
+                ("address", "拱墅区莫干山路88号"),
+                ("category", "residential"),
+                ("status", "active"),
+                ("tariff_code", "residential"),
+                ("book_no", "B77"),
+                ("household_size", "6"),
+                ("lat", "30.29"),
+                ("lon", "120.15"),
+                ("e_bill", "on"),
+                ("holder_id", &holder),
+            ],
+        )
+        .await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"), "{:?}", r.headers());
+    let r = web
+        .post_form(
+            &format!("/accounts/{id}"),
+            &[("address", ""), ("category", "residential"), ("status", "active"), ("household_size", "6")],
+        )
+        .await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("err=validation"), "an empty address is refused");
+    let r = web
+        .post_form(
+            &format!("/accounts/{id}/meters"),
+            &[
+                ("serial", "WEB-CHANGE-1"),
+                ("diameter_mm", "25"),
+                ("installed_on", "2026-01-01"),
+                ("initial_reading", "0"),
+                ("replaces_meter_id", &old_meter.to_string()),
+            ],
+        )
+        .await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"), "{:?}", r.headers());
+    let v = app.api("admin").await.get(&format!("/api/v1/accounts/{id}")).await.body;
+    assert_eq!(
+        (v["account"]["address"].as_str(), v["account"]["household_size"].as_i64()),
+        (Some("拱墅区莫干山路88号"), Some(6))
+    );
+    assert_eq!((v["account"]["e_bill"].as_bool(), v["account"]["lat_e6"].as_i64()), (Some(true), Some(30_290_000)));
+    let meters = v["meters"].as_array().unwrap();
+    let installed: Vec<&str> =
+        meters.iter().filter(|m| m["removed_on"].is_null()).map(|m| m["serial"].as_str().unwrap()).collect();
+    assert_eq!(installed, vec!["WEB-CHANGE-1"], "the old meter was removed");
+    // The supervisor (read-only) sees no edit forms and cannot post them.
+    let mut sup = crate::helpers::Web::new(&app);
+    sup.login("supervisor", &app.password("supervisor")).await;
+    let page = sup.get(&format!("/accounts/{id}")).await.text().await.unwrap();
+    assert!(!page.contains("data-testid=\"account-edit\""));
+    let r = sup.post_form(&format!("/accounts/{id}/meters"), &[("serial", "X")]).await;
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
     app.stop().await;
 });
 

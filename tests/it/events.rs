@@ -4,24 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::backend_test;
-use crate::helpers::TestApp;
-
-async fn next_event(mut resp: reqwest::Response, want: &str) -> String {
-    let mut buf = String::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
-        match tokio::time::timeout(std::time::Duration::from_secs(10), resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => {
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                if buf.contains(want) {
-                    return buf;
-                }
-            }
-            _ => break,
-        }
-    }
-    panic!("event {want} not received; got: {buf}");
-}
+use crate::helpers::{TestApp, next_event};
 
 backend_test!(announcements_reach_open_streams, |backend| async move {
     let app = TestApp::spawn(backend).await;

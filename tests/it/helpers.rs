@@ -326,3 +326,21 @@ impl TestApp {
         self.clock.now()
     }
 }
+
+/// Reads a server-sent event stream until `want` appears (10 s at most).
+pub async fn next_event(mut resp: reqwest::Response, want: &str) -> String {
+    let mut buf = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                if buf.contains(want) {
+                    return buf;
+                }
+            }
+            _ => break,
+        }
+    }
+    panic!("event {want} not received; got: {buf}");
+}

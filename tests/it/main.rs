@@ -14,6 +14,7 @@ mod bad_input;
 mod billing;
 mod browser;
 mod cli;
+mod contacts;
 mod customers;
 mod events;
 mod jobs;

@@ -267,9 +267,12 @@ impl Services {
             p.token_id = Some(t.id);
             drop(conn);
             if t.last_used_at.is_none_or(|u| now.duration_since(u).as_secs() > 60) {
-                let mut w = self.db.begin().await?;
-                sessions::token_used(&mut w, t.id, now).await?;
-                w.commit().await.map_err(waterdesk_store::StoreError::from)?;
+                self.stamp(async {
+                    let mut w = self.db.begin().await?;
+                    sessions::token_used(&mut w, t.id, now).await?;
+                    w.commit().await.map_err(waterdesk_store::StoreError::from)
+                })
+                .await;
             }
             return Ok(p);
         }
@@ -296,11 +299,24 @@ impl Services {
         // Record activity at most every 30 s: the idle timeout does not need more, and a
         // write per request would cost throughput.
         if now.duration_since(s.last_seen_at).as_secs() >= 30 {
-            let mut w = self.db.begin().await?;
-            sessions::touch(&mut w, s.id, now).await?;
-            w.commit().await.map_err(waterdesk_store::StoreError::from)?;
+            self.stamp(async {
+                let mut w = self.db.begin().await?;
+                sessions::touch(&mut w, s.id, now).await?;
+                w.commit().await.map_err(waterdesk_store::StoreError::from)
+            })
+            .await;
         }
         Ok(p)
+    }
+
+    /// Activity stamps are best effort: when the writer is busy (a long import holds it on
+    /// SQLite) the request goes on without waiting; the next request stamps again.
+    async fn stamp(&self, write: impl std::future::Future<Output = Result<(), waterdesk_store::StoreError>>) {
+        match tokio::time::timeout(std::time::Duration::from_millis(500), write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not record session activity"),
+            Err(_) => tracing::debug!("writer busy: session activity not recorded this time"),
+        }
     }
 
     async fn load_principal(

@@ -227,6 +227,8 @@ pub struct ImportReport {
 
 /// The most rows one file may hold.
 pub const MAX_ROWS: usize = 200_000;
+/// The most rows an all-or-nothing import may hold on SQLite (about ten seconds of writing).
+pub const MAX_ATOMIC_ROWS_SQLITE: usize = 20_000;
 /// Rows per transaction in `skip_bad_rows` mode, and between progress reports.
 pub const CHUNK: usize = 1_000;
 
@@ -676,9 +678,16 @@ impl Services {
     }
 
     /// Checks a file for an import: permission, columns, size. Returns the row count.
-    pub fn import_check(&self, p: &Principal, kind: ImportKind, bytes: &[u8]) -> ServiceResult<usize> {
+    pub fn import_check(
+        &self,
+        p: &Principal,
+        kind: ImportKind,
+        mode: ImportMode,
+        bytes: &[u8],
+    ) -> ServiceResult<usize> {
         let m = self.read_mapped(p, kind, bytes)?;
         self.check_mapped(&m)?;
+        self.check_mode(m.table.records.len(), mode)?;
         Ok(m.table.records.len())
     }
 
@@ -697,6 +706,25 @@ impl Services {
         Ok(())
     }
 
+    /// On SQLite one transaction holds the only writer: an all-or-nothing import of a big
+    /// file would stop every other write (contacts, orders) until it ends. Such files go
+    /// in `skip_bad_rows` mode, which commits every [`CHUNK`] rows.
+    fn check_mode(&self, rows: usize, mode: ImportMode) -> ServiceResult<()> {
+        if mode == ImportMode::AllOrNothing
+            && self.db.backend() == waterdesk_store::Backend::Sqlite
+            && rows > MAX_ATOMIC_ROWS_SQLITE
+        {
+            return Err(ServiceError::validation(
+                "mode",
+                "too_many_rows_for_all_or_nothing",
+                format!(
+                    "all-or-nothing imports at most {MAX_ATOMIC_ROWS_SQLITE} rows on SQLite; use skip_bad_rows or split the file"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Imports a file; `progress(done, total)` is called after every [`CHUNK`] rows.
     pub async fn import(
         &self,
@@ -709,6 +737,7 @@ impl Services {
     ) -> ServiceResult<ImportReport> {
         let m = self.read_mapped(p, kind, bytes)?;
         self.check_mapped(&m)?;
+        self.check_mode(m.table.records.len(), mode)?;
         let today = self.now().to_zoned(self.tz.clone()).date();
         let mut report = ImportReport {
             kind,

@@ -52,7 +52,7 @@ impl Services {
         bytes: Vec<u8>,
         ctx: &AuditCtx,
     ) -> ServiceResult<ImportRun> {
-        let total = self.import_check(p, kind, &bytes)?;
+        let total = self.import_check(p, kind, mode, &bytes)?;
         let file_name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
         let sha = {
             use sha2::Digest;
@@ -150,12 +150,11 @@ impl Services {
     /// One run, with live progress; only its uploader or an administrator sees it.
     pub async fn import_run(&self, p: &Principal, id: i64) -> ServiceResult<ImportRun> {
         let mut c = self.db.read().await?;
-        let mut run = repo::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "import" })?;
+        let run = repo::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "import" })?;
         if run.user_id != p.user_id && !p.has(perm::ADMIN_JOB_READ) {
             return Err(ServiceError::NotFound { entity: "import" });
         }
-        self.live(&mut run);
-        Ok(run)
+        self.live(&mut c, run).await
     }
 
     /// The caller's recent runs (an administrator's: everybody's).
@@ -165,24 +164,32 @@ impl Services {
         }
         let mut c = self.db.read().await?;
         let user = (!p.has(perm::ADMIN_JOB_READ)).then_some(p.user_id);
-        let mut runs = repo::list(&mut c, user, 50).await?;
-        for r in &mut runs {
-            self.live(r);
+        let mut out = Vec::new();
+        for r in repo::list(&mut c, user, 50).await? {
+            out.push(self.live(&mut c, r).await?);
         }
-        Ok(runs)
+        Ok(out)
     }
 
-    fn live(&self, run: &mut ImportRun) {
+    /// A run's state with this process's live progress. A `running` row that no process
+    /// is running (and, on PostgreSQL, that has not reported for a minute) was interrupted.
+    async fn live(&self, c: &mut waterdesk_store::AnyConnection, mut run: ImportRun) -> ServiceResult<ImportRun> {
         if run.status != "running" {
-            return;
+            return Ok(run);
         }
-        match self.imports.get(run.id) {
-            Some((done, _)) => run.done = done as i64,
-            None if self.db.backend() == Backend::Sqlite || (self.now() - run.beat_at).get_seconds() > STALE => {
-                run.status = "interrupted".into();
-            }
-            None => {}
+        if let Some((done, _)) = self.imports.get(run.id) {
+            run.done = done as i64;
+            return Ok(run);
         }
+        // It may have finished since the row was read: read it again.
+        run = repo::get(c, run.id).await?.ok_or(ServiceError::NotFound { entity: "import" })?;
+        if run.status == "running"
+            && self.imports.get(run.id).is_none()
+            && (self.db.backend() == Backend::Sqlite || (self.now() - run.beat_at).get_seconds() > STALE)
+        {
+            run.status = "interrupted".into();
+        }
+        Ok(run)
     }
 
     /// At start of a one-process (SQLite) deployment: runs left running were interrupted.

@@ -12,6 +12,7 @@ pub mod billing_provider;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod contacts;
 pub mod customers;
 pub mod error;
 pub mod events;

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "customers", script: include_str!("../migrations/0002_customers.sql") },
     Migration { version: 3, name: "search_grams", script: include_str!("../migrations/0003_search_grams.sql") },
     Migration { version: 4, name: "imports", script: include_str!("../migrations/0004_imports.sql") },
+    Migration { version: 5, name: "contacts", script: include_str!("../migrations/0005_contacts.sql") },
 ];
 
 /// What `run` did.

@@ -41,10 +41,11 @@
     setTimeout(function () { el.classList.add('hide'); }, 8000);
     setTimeout(function () { el.remove(); }, 9000);
   }
-  window.waterdesk = { toast: toast, csrf: csrf };
+  window.waterdesk = { toast: toast, csrf: csrf, events: null };
 
   if (window.EventSource && document.getElementById('sidebar')) {
     var es = new EventSource('/api/v1/events/stream');
+    window.waterdesk.events = es;
     es.addEventListener('announcement', function (m) {
       try {
         var ev = JSON.parse(m.data);
@@ -118,6 +119,153 @@
   box.querySelector('[data-import-run]').addEventListener('click', function () {
     send('/api/v1/imports/' + kind() + '?background=true&mode=' + box.querySelector('[data-import-mode]').value, function (run) {
       progress(0, run.total); poll(run.id);
+    });
+  });
+})();
+
+// Agent console: seat at an extension, screen pop on ringing (SSE "cti.ringing"), the
+// contact form (Ctrl+Enter saves, Alt+N starts a new contact, Alt+1…9 picks the category),
+// customer search that fills the form.
+(function () {
+  'use strict';
+  var box = document.querySelector('[data-console]');
+  if (!box) return;
+  var wd = window.waterdesk;
+  var zh = (document.documentElement.lang || '').indexOf('zh') === 0;
+  var T = zh
+    ? { saved: '已保存', seated: '已就座分机', ringing: '来电振铃', answered: '通话中', ended: '已挂机', sec: '秒', arrears: '欠费', none: '未匹配到客户', recent: '近期来电', use: '选用', error: '保存失败', draft: '来电草稿' }
+    : { saved: 'Saved', seated: 'Seated at', ringing: 'Ringing', answered: 'In call', ended: 'Hung up', sec: 's', arrears: 'Arrears', none: 'No matching customer', recent: 'Recent contacts', use: 'Use', error: 'Could not save', draft: 'Call draft' };
+  var form = box.querySelector('[data-contact-form]');
+  var status = box.querySelector('[data-contact-status]');
+  var pop = box.querySelector('[data-pop]');
+  function el(tag, text, cls) { var e = document.createElement(tag); if (text != null) e.textContent = text; if (cls) e.className = cls; return e; }
+  function api(method, url, body) {
+    return fetch(url, { method: method, credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-csrf-token': wd.csrf }, body: body ? JSON.stringify(body) : undefined })
+      .then(function (r) { return r.status === 204 ? { ok: true, body: {} } : r.json().then(function (j) { return { ok: r.ok, body: j }; }); });
+  }
+  function yuan(fen) { return '¥' + (fen / 100).toFixed(2); }
+  function fill(customerId, accountId) {
+    form.elements.customer_id.value = customerId || '';
+    form.elements.account_id.value = accountId || '';
+  }
+  function customerCard(hit, arrears) {
+    var c = hit.customer; var d = el('div', null, 'pop-customer');
+    var head = el('div'); var a = el('a', c.name); a.href = '/customers/' + c.id; head.appendChild(a);
+    head.appendChild(el('span', ' ' + c.phones.map(function (p) { return p.phone; }).join(' '), 'muted small'));
+    d.appendChild(head);
+    c.accounts.forEach(function (acc) {
+      var row = el('div', null, 'pop-account');
+      var link = el('a', acc.account_no); link.href = '/accounts/' + acc.id; link.dataset.testid = 'pop-account'; row.appendChild(link);
+      row.appendChild(el('span', ' ' + acc.address + ' '));
+      var owed = (arrears || []).find(function (x) { return x[0] === acc.id; });
+      if (owed) row.appendChild(el('span', T.arrears + ' ' + yuan(owed[1]), owed[1] > 0 ? 'badge warn' : 'badge ok'));
+      var use = el('button', T.use, 'btn btn-sm'); use.type = 'button';
+      use.addEventListener('click', function () { fill(c.id, acc.id); form.elements.content.focus(); });
+      row.appendChild(use);
+      d.appendChild(row);
+    });
+    return d;
+  }
+  function showPop(contactId) {
+    api('GET', '/api/v1/cti/pop?contact_id=' + contactId).then(function (res) {
+      if (!res.ok) return;
+      var p = res.body; var body = pop.querySelector('[data-pop-body]');
+      body.textContent = '';
+      pop.querySelector('[data-pop-caller]').textContent = p.caller;
+      if (!p.customers.length) body.appendChild(el('p', T.none, 'muted'));
+      p.customers.forEach(function (h) { body.appendChild(customerCard(h, p.arrears)); });
+      if (p.recent_contacts.length) {
+        body.appendChild(el('div', T.recent, 'muted small'));
+        var ul = el('ul', null, 'pop-recent');
+        p.recent_contacts.forEach(function (c) { ul.appendChild(el('li', c.contact_no + ' ' + (c.category || '') + ' ' + (c.content || '').slice(0, 40))); });
+        body.appendChild(ul);
+      }
+      if (p.contact) {
+        form.reset();
+        form.elements.contact_id.value = p.contact.id;
+        form.elements.caller.value = p.contact.caller;
+        fill(p.contact.customer_id, p.contact.account_id);
+        box.querySelector('[data-contact-no]').textContent = T.draft + ' ' + p.contact.contact_no;
+      }
+    });
+  }
+  function onCall(kind) {
+    return function (m) {
+      var ev; try { ev = JSON.parse(m.data); } catch (_) { return; }
+      var state = pop.querySelector('[data-pop-state]');
+      if (kind === 'ringing') {
+        pop.hidden = false; state.textContent = T.ringing; state.className = 'badge warn';
+        pop.querySelector('[data-pop-no]').textContent = ev.payload.contact_no;
+        pop.dataset.contact = ev.payload.contact_id;
+        showPop(ev.payload.contact_id);
+        wd.toast(T.ringing + ' ' + ev.payload.contact_no, 'info');
+      } else if (String(pop.dataset.contact) === String(ev.payload.contact_id)) {
+        if (kind === 'answered') { state.textContent = T.answered; state.className = 'badge ok'; }
+        if (kind === 'hangup') { state.textContent = T.ended + (ev.payload.duration_s != null ? ' ' + ev.payload.duration_s + T.sec : ''); state.className = 'badge'; }
+      }
+    };
+  }
+  if (wd.events) {
+    wd.events.addEventListener('cti.ringing', onCall('ringing'));
+    wd.events.addEventListener('cti.answered', onCall('answered'));
+    wd.events.addEventListener('cti.hangup', onCall('hangup'));
+  }
+  pop.querySelector('[data-pop-close]').addEventListener('click', function () { pop.hidden = true; });
+
+  box.querySelector('[data-seat]').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var ext = e.target.elements.extension.value.trim();
+    var badge = box.querySelector('[data-seat-status]');
+    api(ext ? 'PUT' : 'DELETE', '/api/v1/agent/extension', ext ? { extension: ext } : null).then(function (res) {
+      if (res.ok) { badge.textContent = ext ? T.seated + ' ' + ext : ''; badge.className = 'badge ok'; }
+      else { badge.textContent = res.body.error.message; badge.className = 'badge warn'; }
+    });
+  });
+
+  function save() {
+    var f = form.elements;
+    var cat = form.querySelector('input[name=category]:checked');
+    var body = {
+      channel: f.channel.value, direction: f.direction.value, source: f.source.value, caller: f.caller.value,
+      customer_id: f.customer_id.value ? Number(f.customer_id.value) : null,
+      account_id: f.account_id.value ? Number(f.account_id.value) : null,
+      category: cat ? cat.value : '', content: f.content.value, address: f.address.value, reply: f.reply.value
+    };
+    var id = f.contact_id.value;
+    status.textContent = '';
+    api(id ? 'PUT' : 'POST', '/api/v1/contacts' + (id ? '/' + id : ''), body).then(function (res) {
+      if (!res.ok) { status.textContent = T.error + ': ' + res.body.error.message + (res.body.error.detail ? ' ' + res.body.error.detail : ''); status.className = 'small warn'; return; }
+      status.textContent = T.saved + ' ' + res.body.contact_no; status.className = 'small ok';
+      var tb = box.querySelector('[data-testid=today-contacts] tbody');
+      var empty = tb.querySelector('.empty'); if (empty) empty.parentNode.remove();
+      var old = tb.querySelector('tr[data-contact="' + res.body.id + '"]'); if (old) old.remove();
+      var tr = el('tr'); tr.dataset.contact = res.body.id;
+      [res.body.contact_no, new Date(res.body.started_at).toLocaleString(), f.channel.selectedOptions[0].text, cat ? cat.parentNode.textContent.trim().replace(/^\d+\s*/, '') : '', res.body.caller, res.body.content.slice(0, 60), res.body.status]
+        .forEach(function (t) { tr.appendChild(el('td', t)); });
+      tb.insertBefore(tr, tb.firstChild);
+      form.reset(); f.contact_id.value = ''; box.querySelector('[data-contact-no]').textContent = '';
+    });
+  }
+  form.addEventListener('submit', function (e) { e.preventDefault(); save(); });
+  form.addEventListener('reset', function () { form.elements.contact_id.value = ''; box.querySelector('[data-contact-no]').textContent = ''; });
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); save(); }
+    else if (e.altKey && (e.key === 'n' || e.key === 'N')) { e.preventDefault(); form.reset(); form.elements.caller.focus(); }
+    else if (e.altKey && /^[1-9]$/.test(e.key)) {
+      var r = form.querySelectorAll('input[name=category]')[Number(e.key) - 1];
+      if (r) { e.preventDefault(); r.checked = true; }
+    }
+  });
+
+  box.querySelector('[data-console-search]').addEventListener('submit', function (e) {
+    e.preventDefault();
+    var q = e.target.elements.q.value.trim(); if (!q) return;
+    var out = box.querySelector('[data-console-results]');
+    api('GET', '/api/v1/customers?q=' + encodeURIComponent(q)).then(function (res) {
+      out.textContent = '';
+      if (!res.ok) return;
+      if (!res.body.items.length) out.appendChild(el('p', T.none, 'muted'));
+      res.body.items.forEach(function (h) { out.appendChild(customerCard(h, [])); });
     });
   });
 })();

@@ -16,6 +16,8 @@ pub struct WebSettings {
     pub request_timeout: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Shared secret the PBX signs CTI events with; `None` turns the endpoint off.
+    pub cti_secret: Option<String>,
 }
 
 impl Default for WebSettings {
@@ -25,6 +27,7 @@ impl Default for WebSettings {
             max_import_bytes: 100 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             trust_forwarded_for: false,
+            cti_secret: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 pub mod customers;
 pub mod events;
 pub mod exports;
@@ -30,6 +31,7 @@ integration token `wdt_…`).",
         (name = "auth", description = "Sign-in, sessions, own account"),
         (name = "admin", description = "Units, users, roles, dictionaries, parameters"),
         (name = "customers", description = "Customers, accounts, meters, readings, bills, payments"),
+        (name = "contacts", description = "Contacts (来电/来件), CTI events and screen pop, agent extensions, daily interface"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -62,7 +64,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(events::router())
             .merge(customers::router())
             .merge(imports::router())
-            .merge(exports::router()),
+            .merge(exports::router())
+            .merge(contacts::router()),
     )
 }
 

@@ -10,7 +10,8 @@ use waterdesk_domain::money::Fen;
 use waterdesk_domain::permissions::perm;
 use waterdesk_services::ServiceError;
 use waterdesk_services::customers::{
-    AccountBrief, AccountInput, CustomerInput, PAYMENT_CHANNELS, PaymentInput, PhoneInput, ReadingInput,
+    ACCOUNT_CATEGORIES, ACCOUNT_STATUSES, AccountBrief, AccountInput, CustomerInput, MeterInput, PAYMENT_CHANNELS,
+    PaymentInput, PhoneInput, ReadingInput,
 };
 use waterdesk_store::customers::Meter;
 
@@ -27,7 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/customers/import", get(import_page))
         .route("/customers/{id}", get(customer_page).post(customer_update))
         .route("/customers/{id}/accounts", post(account_create))
-        .route("/accounts/{id}", get(account_page))
+        .route("/accounts/{id}", get(account_page).post(account_update))
+        .route("/accounts/{id}/meters", post(meter_create))
         .route("/accounts/{id}/readings", post(reading_create))
         .route("/accounts/{id}/payments", post(payment_create))
 }
@@ -244,6 +246,54 @@ async fn account_create(
     }
 }
 
+/// Edits an account from its page: address, category, status, tariff, or a change of
+/// holder (过户) with its reason.
+async fn account_update(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    p.require(perm::CUSTOMER_WRITE)?;
+    let old = st.services().account_360(&p, id).await?.account;
+    let coord = |k: &str| f.get(k).trim().parse::<f64>().ok();
+    let input = AccountInput {
+        account_no: old.account_no.clone(),
+        holder_id: f.int("holder_id").unwrap_or(old.holder_id),
+        address: f.get("address").to_string(),
+        lat: coord("lat"),
+        lon: coord("lon"),
+        category: f.get("category").to_string(),
+        status: f.get("status").to_string(),
+        book_no: f.get("book_no").to_string(),
+        unit_id: Some(old.unit_id),
+        tariff_code: Some(f.get("tariff_code").to_string()).filter(|t| !t.is_empty()),
+        household_size: f.int("household_size").unwrap_or(0),
+        e_bill: f.get("e_bill") == "on",
+        transfer_reason: f.get("transfer_reason").to_string(),
+    };
+    after_form(&format!("/accounts/{id}"), st.services().account_update(&p, id, &input, &ctx.audit()).await, "saved")
+}
+
+/// Installs a meter, or changes one (换表): the replaced meter is removed on the day
+/// the new one is installed.
+async fn meter_create(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    let input = MeterInput {
+        serial: f.get("serial").to_string(),
+        diameter_mm: f.int("diameter_mm").unwrap_or(0),
+        model: f.get("model").to_string(),
+        installed_on: f.get("installed_on").to_string(),
+        initial_reading: f.int("initial_reading").unwrap_or(0),
+        replaces_meter_id: f.int("replaces_meter_id").filter(|m| *m > 0),
+    };
+    after_form(&format!("/accounts/{id}"), st.services().meter_add(&p, id, &input, &ctx.audit()).await, "saved")
+}
+
 pub struct UsageBar {
     x: i64,
     y: i64,
@@ -300,6 +350,13 @@ pub struct AccountPage {
     holders: Vec<(String, String, String, String)>,
     channels: Vec<&'static str>,
     can_bill: bool,
+    can_write: bool,
+    /// The account's fields as stored, for the edit form.
+    edit: waterdesk_store::customers::Account,
+    tariffs: Vec<(String, String)>,
+    categories: &'static [&'static str],
+    statuses: &'static [&'static str],
+    today: String,
 }
 
 async fn account_page(
@@ -398,6 +455,12 @@ async fn account_page(
             .collect(),
         channels: PAYMENT_CHANNELS.to_vec(),
         can_bill: p.has(perm::BILLING_WRITE),
+        can_write: p.has(perm::CUSTOMER_WRITE),
+        tariffs: st.services().tariffs_list(&p).await?.into_iter().map(|t| (t.code, t.name)).collect(),
+        categories: ACCOUNT_CATEGORIES,
+        statuses: ACCOUNT_STATUSES,
+        today: st.services().now().to_zoned(st.services().tz.clone()).date().to_string(),
+        edit: v.account,
         layout,
     }))
 }

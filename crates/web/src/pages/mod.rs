@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod console;
 pub mod customers;
 
 use askama::Template;
@@ -33,6 +34,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/totp"),
     ("POST", "/account/totp"),
     ("POST", "/announcements"),
+    ("GET", "/console"),
     ("GET", "/customers"),
     ("POST", "/customers"),
     ("GET", "/customers/new"),
@@ -41,6 +43,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/customers/{id}"),
     ("POST", "/customers/{id}/accounts"),
     ("GET", "/accounts/{id}"),
+    ("POST", "/accounts/{id}"),
+    ("POST", "/accounts/{id}/meters"),
     ("POST", "/accounts/{id}/readings"),
     ("POST", "/accounts/{id}/payments"),
     ("GET", "/admin/units"),
@@ -87,6 +91,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/docs", get(account::api_docs))
         .merge(admin::router())
         .merge(customers::router())
+        .merge(console::router())
 }
 
 /// Renders a template into an HTML response.
@@ -131,6 +136,7 @@ pub fn after_form<T>(to: &str, r: Result<T, ServiceError>, ok: &str) -> Result<R
 /// SVG path data (24×24) of the navigation icons.
 pub mod icon {
     pub const HOME: &str = "M3 11 12 3l9 8v10h-6v-6H9v6H3z";
+    pub const PHONE: &str = "M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z";
     pub const BUILDING: &str = "M4 21V3h10v6h6v12H4zm3-14v2h2V7zm4 0v2h2V7zm-4 4v2h2v-2zm4 0v2h2v-2zm-4 4v2h2v-2zm4 0v2h2v-2zm5-2v2h2v-2zm0 4v2h2v-2z";
     pub const USERS: &str = "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7 10c0-4 3-6 7-6s7 2 7 6zm15-10a3 3 0 1 0 0-6zm1 3c3 0 5 2 5 5v2h-4c0-3-1-5-3-7z";
     pub const BOOK: &str = "M4 4h7a3 3 0 0 1 3 3v14a2 2 0 0 0-2-2H4zm16 0h-4a3 3 0 0 0-1 .2V21a2 2 0 0 1 2-2h3z";
@@ -270,6 +276,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
         active: if href == "/" { path == "/" } else { path.starts_with(href) },
     };
     let mut main = vec![item("/", "nav.dashboard", icon::HOME)];
+    if p.has(perm::CONTACT_WRITE) {
+        main.push(item("/console", "nav.console", icon::PHONE));
+    }
     if p.has(perm::CUSTOMER_READ) {
         main.push(item("/customers", "nav.customers", icon::USERS));
     }
