@@ -47,3 +47,62 @@ async fn login_navigate_and_switch_language() {
     assert!(log.contains("OK login"), "{log}");
     app.stop().await;
 }
+
+// Issue 4: two agents in the console; a ringing event pops the caller's data on the right
+// screen; the agent records the contact with the keyboard; the hang-up gives its duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_screen_pop_with_two_agents() {
+    let Some(chromium) = browser_available() else {
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let secret = "browser-test-secret";
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.cti.secret = secret.into()).await;
+    // A second agent.
+    let s = app.services();
+    let sys = waterdesk_services::Principal::system();
+    let input = waterdesk_services::admin::NewUserInput {
+        username: "agent2".into(),
+        display_name: "王小红".into(),
+        unit_id: 1,
+        kind: "staff".into(),
+        data_scope: "all".into(),
+        phone: String::new(),
+        email: String::new(),
+        password: Some("Hotline-seat2-2026!".into()),
+        roles: vec!["agent".into()],
+    };
+    s.user_create(&sys, &input, &waterdesk_services::audit::AuditCtx::cli("test")).await.unwrap();
+    // As if agent2 had already changed the initial password.
+    let mut tx = s.db.begin().await.unwrap();
+    sqlx::query("UPDATE users SET must_change_password = $1 WHERE username = 'agent2'")
+        .bind(false)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (base, password) = (app.base.clone(), app.password("agent"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/console.mjs"))
+            .env("BASE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("AGENT1_USER", "agent")
+            .env("AGENT1_PASSWORD", password)
+            .env("AGENT2_USER", "agent2")
+            .env("AGENT2_PASSWORD", "Hotline-seat2-2026!")
+            .env("CTI_SECRET", secret)
+            .env("SHOTS", shots)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    assert!(log.contains("OK console"), "{log}");
+    eprintln!("{}", log.lines().find(|l| l.starts_with("pop shown")).unwrap_or(""));
+    app.stop().await;
+}
