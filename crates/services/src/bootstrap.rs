@@ -7,7 +7,7 @@
 use waterdesk_domain::BuiltinRole;
 use waterdesk_store::units::NewUnit;
 use waterdesk_store::users::NewUser;
-use waterdesk_store::{StoreError, dicts, params, roles, units, users};
+use waterdesk_store::{StoreError, customers, dicts, numbers, params, roles, units, users};
 
 use crate::audit::{AuditCtx, security_in};
 use crate::auth::{generate_password, hash_password};
@@ -249,8 +249,126 @@ impl Services {
         crate::input::commit(tx).await?;
         if fresh && demo {
             self.seed_demo_customers().await?;
+            self.seed_demo_contacts().await?;
         }
         Ok(report)
+    }
+
+    /// Demo contacts of the last days, on every channel, taken by the demo agent.
+    async fn seed_demo_contacts(&self) -> ServiceResult<()> {
+        use waterdesk_domain::numbering::NumberKind;
+        use waterdesk_store::contacts::{self as contacts, ContactFields};
+        let mut tx = self.db.begin().await?;
+        let Some(agent) = users::get_by_username(&mut tx, "agent").await? else { return Ok(()) };
+        // (days ago, hour, channel, source, caller, account, category, content, reply)
+        type Row =
+            (i64, i8, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+        let rows: [Row; 8] = [
+            (
+                3,
+                9,
+                "hotline",
+                "customer",
+                "13957123456",
+                "HZ0010002",
+                "complaint",
+                "早上7点到9点水压很低，几乎没水。",
+                "已转东区供水所排查，24小时内回复。",
+            ),
+            (
+                2,
+                10,
+                "wechat",
+                "customer",
+                "13858012345",
+                "HZ0010001",
+                "consultation",
+                "阶梯水价怎么计算？今年用到第几档了？",
+                "居民年用水量0-216立方米为第一档，您今年已用约150立方米，仍在第一档。",
+            ),
+            (
+                2,
+                15,
+                "email",
+                "customer",
+                "057188776655",
+                "HZ0030001",
+                "suggestion",
+                "希望能提供电子发票，方便财务报销。",
+                "已记录，电子发票功能将在营业厅系统升级后提供。",
+            ),
+            (
+                1,
+                11,
+                "gov_12345",
+                "gov_12345",
+                "18667890123",
+                "HZ0020001",
+                "complaint",
+                "12345转办：本月水费账单金额异常，比上月高出一倍。",
+                "",
+            ),
+            (
+                1,
+                14,
+                "hotline",
+                "customer",
+                "02188886666",
+                "",
+                "consultation",
+                "询问拱墅区明天是否计划停水。",
+                "明天无计划停水，如有变化将短信通知。",
+            ),
+            (
+                1,
+                16,
+                "walk_in",
+                "customer",
+                "",
+                "HZ0010002",
+                "help",
+                "老人来营业厅代缴水费，不会使用手机支付。",
+                "已在柜台办理缴费。",
+            ),
+            (0, 8, "hotline", "customer", "18667890123", "HZ0020001", "repair", "小区门口路面冒水，水流较大。", ""),
+            (
+                0,
+                9,
+                "web",
+                "customer",
+                "13858012345",
+                "HZ0010001",
+                "praise",
+                "上周维修师傅来得很快，服务很好，表扬！",
+                "感谢您的表扬，已转告维修班组。",
+            ),
+        ];
+        let today = self.now().to_zoned(self.tz.clone()).date();
+        for (ago, hour, channel, source, caller, account_no, category, content, reply) in rows {
+            let day = today.checked_sub(jiff::Span::new().days(ago)).unwrap_or(today);
+            let at = day.at(hour, 12, 0, 0).to_zoned(self.tz.clone()).map(|z| z.timestamp()).unwrap_or(self.now());
+            let at = at.min(self.now());
+            let account = match account_no {
+                "" => None,
+                no => customers::get_account_by_no(&mut tx, no).await?,
+            };
+            let no = numbers::allocate(&mut tx, NumberKind::Contact, at, &self.tz).await?.to_string();
+            let f = ContactFields {
+                channel,
+                direction: "inbound",
+                source,
+                caller,
+                customer_id: account.as_ref().map(|a| a.holder_id),
+                account_id: account.as_ref().map(|a| a.id),
+                category,
+                content,
+                address: "",
+                reply,
+            };
+            let status = if reply.is_empty() { "open" } else { "replied" };
+            contacts::insert(&mut tx, &no, &f, status, Some(agent.id), agent.unit_id, None, "96390", at, at).await?;
+        }
+        crate::input::commit(tx).await
     }
 
     /// Demo customers with accounts, meters, a year of monthly readings, bills and payments.
