@@ -150,6 +150,28 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/agent/extension", Any, none),
         (Method::PUT, "/api/v1/agent/extension", Perm(perm::CONTACT_WRITE), |_| Some(json!({"extension": "7777"}))),
         (Method::DELETE, "/api/v1/agent/extension", Any, none),
+        (Method::GET, "/api/v1/campaigns", Perm(perm::CAMPAIGN_MANAGE), none),
+        (Method::POST, "/api/v1/campaigns", Perm(perm::CAMPAIGN_MANAGE), |_| {
+            Some(json!({"name": "矩阵", "kind": "arrears"}))
+        }),
+        (Method::GET, "/api/v1/campaigns/{id}", Perm(perm::CAMPAIGN_MANAGE), none),
+        (Method::POST, "/api/v1/campaigns/{id}/generate", Perm(perm::CAMPAIGN_MANAGE), none),
+        (Method::POST, "/api/v1/campaigns/{id}/assign", Perm(perm::CAMPAIGN_MANAGE), |_| Some(json!({"agents": [1]}))),
+        (Method::POST, "/api/v1/campaigns/{id}/close", Perm(perm::CAMPAIGN_MANAGE), none),
+        (Method::GET, "/api/v1/calls", Perm(perm::CONTACT_WRITE), none),
+        (Method::GET, "/api/v1/campaign-targets/{id}/attempts", Perm(perm::CAMPAIGN_MANAGE), none),
+        (Method::POST, "/api/v1/campaign-targets/{id}/attempts", Perm(perm::CONTACT_WRITE), |_| {
+            Some(json!({"outcome": "no_answer"}))
+        }),
+        (Method::GET, "/api/v1/sms/outbox", Perm(perm::CAMPAIGN_MANAGE), none),
+        (Method::GET, "/api/v1/qa/sheets", Perm(perm::CONTACT_QA), none),
+        (Method::POST, "/api/v1/qa/sheets", Perm(perm::CONTACT_QA), |r| {
+            Some(json!({"name": format!("矩阵{r}"), "items": [{"code": "a", "label": "a", "max": 5}]}))
+        }),
+        (Method::POST, "/api/v1/contacts/{id}/qa", Perm(perm::CONTACT_QA), |_| {
+            Some(json!({"sheet_id": 1, "scores": {}}))
+        }),
+        (Method::GET, "/api/v1/evaluations/agents", AnyOf(&[perm::CONTACT_QA, perm::REPORT_READ]), none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }

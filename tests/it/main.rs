@@ -13,6 +13,7 @@ mod authz;
 mod bad_input;
 mod billing;
 mod browser;
+mod campaigns;
 mod cli;
 mod contacts;
 mod customers;

@@ -41,6 +41,8 @@ pub mod perm {
     pub const BILLING_WRITE: &str = "billing.write";
     pub const CONTACT_READ: &str = "contact.read";
     pub const CONTACT_WRITE: &str = "contact.write";
+    pub const CONTACT_QA: &str = "contact.qa";
+    pub const CAMPAIGN_MANAGE: &str = "campaign.manage";
     pub const ORDER_READ: &str = "order.read";
     pub const ORDER_CREATE: &str = "order.create";
     pub const ORDER_ACCEPT: &str = "order.accept";
@@ -84,6 +86,8 @@ pub const ALL: &[PermissionDef] = &[
     PermissionDef { code: BILLING_WRITE, zh: "录入抄表与缴费", en: "Record meter readings and payments" },
     PermissionDef { code: CONTACT_READ, zh: "查看来电来件", en: "View contacts" },
     PermissionDef { code: CONTACT_WRITE, zh: "登记来电来件", en: "Record contacts" },
+    PermissionDef { code: CONTACT_QA, zh: "服务质检评分", en: "Score agents' service (QA)" },
+    PermissionDef { code: CAMPAIGN_MANAGE, zh: "管理外呼任务", en: "Manage outbound campaigns" },
     PermissionDef { code: ORDER_READ, zh: "查看工单", en: "View work orders" },
     PermissionDef { code: ORDER_CREATE, zh: "创建工单", en: "Create work orders" },
     PermissionDef { code: ORDER_ACCEPT, zh: "受理工单", en: "Accept work orders" },
@@ -267,6 +271,8 @@ impl BuiltinRole {
             BuiltinRole::Supervisor => vec![
                 CUSTOMER_READ,
                 CONTACT_READ,
+                CONTACT_QA,
+                CAMPAIGN_MANAGE,
                 ORDER_READ,
                 ORDER_VERIFY,
                 REPORT_READ,

@@ -36,6 +36,9 @@ pub enum ServiceError {
     Duplicate { entity: &'static str },
     #[error("{entity} is still in use")]
     InUse { entity: &'static str },
+    /// Somebody else changed the record since it was read (optimistic concurrency).
+    #[error("{entity} was changed meanwhile")]
+    Conflict { entity: &'static str },
     #[error("separation of duties forbids combining {0}")]
     SeparationOfDuties(String),
     /// An outside system (billing, SMS …) failed or answered nonsense.
@@ -65,6 +68,7 @@ impl ServiceError {
             ServiceError::NotFound { .. } => "not_found",
             ServiceError::Duplicate { .. } => "duplicate",
             ServiceError::InUse { .. } => "in_use",
+            ServiceError::Conflict { .. } => "conflict",
             ServiceError::SeparationOfDuties(_) => "separation_of_duties",
             ServiceError::Upstream { .. } => "upstream_unavailable",
             ServiceError::Store(StoreError::Conflict(_)) => "duplicate",

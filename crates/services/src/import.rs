@@ -382,15 +382,34 @@ fn money(m: &Mapped, row: &[String], field: &str, c: &mut RowCheck<'_>, required
 fn date_cell(m: &Mapped, row: &[String], field: &str, c: &mut RowCheck<'_>) -> Option<jiff::civil::Date> {
     let s = m.get(row, field);
     // Excel users write 2025/3/1 as often as 2025-03-01.
-    let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
-    let d = match parts.as_slice() {
-        [y, mo, d] => (|| jiff::civil::Date::new(y.parse().ok()?, mo.parse().ok()?, d.parse().ok()?).ok())(),
-        _ => None,
-    };
+    let d = local_date(s);
     if d.is_none() {
         c.err(field, "invalid_date", format!("日期格式应为 YYYY-MM-DD / date: {s}"));
     }
     d
+}
+
+/// `2026-03-01`, `2026/3/1`, `2026.3.1`, optionally followed by `10:00` or `10:00:00`.
+fn local_date(s: &str) -> Option<jiff::civil::Date> {
+    let parts: Vec<&str> = s.trim().split(['-', '/', '.']).collect();
+    match parts.as_slice() {
+        [y, m, d] => jiff::civil::Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?).ok(),
+        _ => None,
+    }
+}
+
+fn local_datetime(s: &str) -> Option<jiff::civil::DateTime> {
+    let s = s.trim();
+    let (day, time) = s.split_once([' ', 'T']).unwrap_or((s, ""));
+    let date = local_date(day)?;
+    let t: Vec<&str> = if time.is_empty() { vec![] } else { time.split(':').collect() };
+    let (h, m, sec) = match t.as_slice() {
+        [] => (0, 0, 0),
+        [h, m] => (h.parse().ok()?, m.parse().ok()?, 0),
+        [h, m, sec] => (h.parse().ok()?, m.parse().ok()?, sec.parse().ok()?),
+        _ => return None,
+    };
+    jiff::civil::DateTime::new(date.year(), date.month(), date.day(), h, m, sec, 0).ok()
 }
 
 /// Checks one row without the database; what the database decides is checked on write.
@@ -605,22 +624,7 @@ fn check_row(
             } else {
                 at.parse::<jiff::Timestamp>()
                     .ok()
-                    .or_else(|| {
-                        at.replace('/', "-")
-                            .parse::<jiff::civil::DateTime>()
-                            .ok()?
-                            .to_zoned(tz.clone())
-                            .ok()
-                            .map(|z| z.timestamp())
-                    })
-                    .or_else(|| {
-                        at.replace('/', "-")
-                            .parse::<jiff::civil::Date>()
-                            .ok()?
-                            .to_zoned(tz.clone())
-                            .ok()
-                            .map(|z| z.timestamp())
-                    })
+                    .or_else(|| local_datetime(at)?.to_zoned(tz.clone()).ok().map(|z| z.timestamp()))
                     .or_else(|| {
                         c.err("paid_at", "invalid_time", format!("时间格式应为 YYYY-MM-DD HH:MM:SS / time: {at}"));
                         None

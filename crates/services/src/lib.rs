@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing_provider;
 pub mod bootstrap;
+pub mod campaigns;
 pub mod clock;
 pub mod config;
 pub mod contacts;

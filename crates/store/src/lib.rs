@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod billing;
 pub mod bulk;
+pub mod campaigns;
 pub mod contacts;
 pub mod customers;
 pub mod db;

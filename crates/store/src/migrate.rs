@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "search_grams", script: include_str!("../migrations/0003_search_grams.sql") },
     Migration { version: 4, name: "imports", script: include_str!("../migrations/0004_imports.sql") },
     Migration { version: 5, name: "contacts", script: include_str!("../migrations/0005_contacts.sql") },
+    Migration { version: 6, name: "campaigns", script: include_str!("../migrations/0006_campaigns.sql") },
 ];
 
 /// What `run` did.

@@ -66,9 +66,10 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         | ServiceError::PasswordChangeRequired
         | ServiceError::TotpEnrolmentRequired => StatusCode::FORBIDDEN,
         ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
-        ServiceError::Duplicate { .. } | ServiceError::InUse { .. } | ServiceError::Store(StoreError::Conflict(_)) => {
-            StatusCode::CONFLICT
-        }
+        ServiceError::Duplicate { .. }
+        | ServiceError::InUse { .. }
+        | ServiceError::Conflict { .. }
+        | ServiceError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
         ServiceError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -91,9 +92,10 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Forbidden { permission } => (None, Some(format!("permission {permission} required"))),
             ServiceError::AccountLocked { until } => (None, Some(format!("locked until {until}"))),
-            ServiceError::NotFound { entity } | ServiceError::Duplicate { entity } | ServiceError::InUse { entity } => {
-                (None, Some((*entity).to_string()))
-            }
+            ServiceError::NotFound { entity }
+            | ServiceError::Duplicate { entity }
+            | ServiceError::InUse { entity }
+            | ServiceError::Conflict { entity } => (None, Some((*entity).to_string())),
             _ => (None, None),
         };
         ApiError { status, info: ErrorInfo { code, field, detail } }

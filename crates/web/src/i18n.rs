@@ -272,6 +272,11 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("error.bad_request", "请求格式错误。", "The request is malformed."),
     (
+        "error.conflict",
+        "该记录已被他人修改，请刷新后重试。",
+        "Someone else changed this meanwhile. Reload and try again.",
+    ),
+    (
         "error.csrf_failed",
         "页面已过期或请求来源不可信，请刷新后重试。",
         "The page expired or the request did not come from this site. Reload and try again.",

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod contacts;
 pub mod customers;
 pub mod events;
@@ -32,6 +33,7 @@ integration token `wdt_…`).",
         (name = "admin", description = "Units, users, roles, dictionaries, parameters"),
         (name = "customers", description = "Customers, accounts, meters, readings, bills, payments"),
         (name = "contacts", description = "Contacts (来电/来件), CTI events and screen pop, agent extensions, daily interface"),
+        (name = "campaigns", description = "Outbound campaigns and call lists, SMS outbox, QA scoring, evaluations"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -65,7 +67,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(customers::router())
             .merge(imports::router())
             .merge(exports::router())
-            .merge(contacts::router()),
+            .merge(contacts::router())
+            .merge(campaigns::router()),
     )
 }
 
