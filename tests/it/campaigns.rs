@@ -232,3 +232,46 @@ backend_test!(return_visits_surveys_and_qa, |backend| async move {
     );
     app.stop().await;
 });
+
+// The supervisor's pages: create with a rule, generate, assign, close.
+backend_test!(campaign_pages, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let mut web = crate::helpers::Web::new(&app);
+    web.login("supervisor", &app.password("supervisor")).await;
+    let r = web
+        .post_form(
+            "/campaigns",
+            &[
+                ("name", "页面催缴"),
+                ("kind", "arrears"),
+                ("min_arrears_yuan", "1.00"),
+                ("min_days_overdue", "0"),
+                ("max_attempts", "3"),
+                ("retry_minutes", "60"),
+            ],
+        )
+        .await;
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/campaigns/") && to.contains("msg=created"), "{to}");
+    let path = to.split('?').next().unwrap().to_string();
+    let r = web.post_form(&format!("{path}/generate"), &[]).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"));
+    let agent_id = user_id(&app, "agent").await.to_string();
+    let r = web.post_form(&format!("{path}/assign"), &[("agents", &agent_id)]).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"));
+    let page = web.get(&path).await.text().await.unwrap();
+    assert!(page.contains("HZ0010002 欠费") && page.contains("李晓燕"), "targets with their agent");
+    assert!(!page.contains("13957123456") && page.contains("139****3456"), "phones masked for the supervisor");
+    let r = web.post_form("/campaigns", &[("name", "坏规则"), ("kind", "arrears"), ("min_arrears_yuan", "abc")]).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("err=validation_failed"));
+    let list = web.get("/campaigns").await.text().await.unwrap();
+    assert!(list.contains("页面催缴"));
+    let r = web.post_form(&format!("{path}/close"), &[]).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"));
+    let mut agent = crate::helpers::Web::new(&app);
+    agent.login("agent", &app.password("agent")).await;
+    let console = agent.get("/console").await.text().await.unwrap();
+    assert!(console.contains("data-testid=\"call-list\""));
+    assert_eq!(agent.get("/campaigns").await.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+});

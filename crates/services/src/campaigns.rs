@@ -435,6 +435,13 @@ impl Services {
         self.campaign_view(id).await
     }
 
+    /// The users who can work call lists (for assigning them).
+    pub async fn campaign_agents(&self, p: &Principal) -> ServiceResult<Vec<(i64, String)>> {
+        p.require(perm::CAMPAIGN_MANAGE)?;
+        let mut c = self.db.read().await?;
+        Ok(users::with_permission(&mut c, perm::CONTACT_WRITE).await?)
+    }
+
     /// The caller's due calls, oldest first.
     pub async fn call_list(&self, p: &Principal) -> ServiceResult<Vec<CallItem>> {
         p.require(perm::CONTACT_WRITE)?;

@@ -329,6 +329,19 @@ pub async fn permissions(conn: &mut AnyConnection, user_id: i64) -> StoreResult<
     rows.iter().map(|r| Ok(r.try_get("permission")?)).collect()
 }
 
+/// Enabled users holding a permission through their roles: (id, display name), by name.
+pub async fn with_permission(conn: &mut AnyConnection, permission: &str) -> StoreResult<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT u.id AS id, u.display_name AS name FROM users u
+         JOIN user_roles ur ON ur.user_id = u.id JOIN role_permissions rp ON rp.role_id = ur.role_id
+         WHERE rp.permission = $1 AND u.disabled = 0 ORDER BY u.display_name",
+    )
+    .bind(permission)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+}
+
 pub async fn count(conn: &mut AnyConnection) -> StoreResult<i64> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(conn).await?.try_get("n")?)
 }

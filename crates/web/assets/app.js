@@ -269,3 +269,69 @@
     });
   });
 })();
+
+// Campaign form: show the rule fields of the chosen kind.
+(function () {
+  'use strict';
+  var form = document.querySelector('[data-campaign-form]');
+  if (!form) return;
+  var kind = form.querySelector('[data-kind]');
+  function show() {
+    form.querySelectorAll('[data-for]').forEach(function (el) { el.hidden = el.dataset.for !== kind.value; });
+  }
+  kind.addEventListener('change', show);
+  show();
+})();
+
+// Console: the agent's call list (return visits, arrears reminders, surveys) with the
+// outcome of each attempt.
+(function () {
+  'use strict';
+  var box = document.querySelector('[data-calls]');
+  if (!box) return;
+  var wd = window.waterdesk;
+  var zh = (document.documentElement.lang || '').indexOf('zh') === 0;
+  var T = zh
+    ? { none: '暂无待呼名单', reached: '接通', no_answer: '无人接听', refused: '拒绝', wrong_number: '号码错误', satisfied: '满意', basically_satisfied: '基本满意', unsatisfied: '不满意', comment: '客户意见', kinds: { arrears: '欠费催缴', return_visit: '回访', survey: '调查' } }
+    : { none: 'No calls due', reached: 'Reached', no_answer: 'No answer', refused: 'Refused', wrong_number: 'Wrong number', satisfied: 'Satisfied', basically_satisfied: 'Basically satisfied', unsatisfied: 'Unsatisfied', comment: 'Comment', kinds: { arrears: 'Arrears', return_visit: 'Return visit', survey: 'Survey' } };
+  var list = box.querySelector('[data-calls-list]');
+  function el(tag, text, cls) { var e = document.createElement(tag); if (text != null) e.textContent = text; if (cls) e.className = cls; return e; }
+  function post(url, body) {
+    return fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-csrf-token': wd.csrf }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); });
+  }
+  function render(items) {
+    list.textContent = '';
+    if (!items.length) { list.appendChild(el('p', T.none, 'muted')); return; }
+    items.forEach(function (it) {
+      var t = it.target; var row = el('div', null, 'call-item'); row.dataset.target = t.id;
+      row.appendChild(el('div', '[' + (T.kinds[it.kind] || it.kind) + '] ' + it.campaign_name + ' · ' + t.subject + ' · ' + t.phone));
+      var sat = null; var answers = [];
+      if (it.kind === 'return_visit') {
+        sat = el('select'); ['satisfied', 'basically_satisfied', 'unsatisfied'].forEach(function (k) { var o = el('option', T[k]); o.value = k; sat.appendChild(o); });
+        row.appendChild(sat);
+      }
+      (it.questions || []).forEach(function (q) { var l = el('label', q + ' '); var i = el('input'); i.dataset.q = q; l.appendChild(i); answers.push(i); row.appendChild(l); });
+      var comment = el('input'); comment.placeholder = T.comment; row.appendChild(comment);
+      ['reached', 'no_answer', 'refused', 'wrong_number'].forEach(function (o) {
+        var b = el('button', T[o], 'btn btn-sm' + (o === 'reached' ? ' btn-primary' : '')); b.type = 'button';
+        b.addEventListener('click', function () {
+          var body = { outcome: o, comment: comment.value };
+          if (o === 'reached' && sat) body.satisfaction = sat.value;
+          if (o === 'reached' && answers.length) { body.answers = {}; answers.forEach(function (i) { body.answers[i.dataset.q] = i.value; }); }
+          post('/api/v1/campaign-targets/' + t.id + '/attempts', body).then(function (res) {
+            if (!res.ok) { wd.toast(res.body.error.message + ' ' + (res.body.error.detail || ''), 'warn'); return; }
+            load();
+          });
+        });
+        row.appendChild(b);
+      });
+      list.appendChild(row);
+    });
+  }
+  function load() {
+    fetch('/api/v1/calls', { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.json() : []; }).then(render);
+  }
+  load();
+  setInterval(load, 60000);
+})();

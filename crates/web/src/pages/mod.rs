@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod campaigns;
 pub mod console;
 pub mod customers;
 
@@ -35,6 +36,12 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/totp"),
     ("POST", "/announcements"),
     ("GET", "/console"),
+    ("GET", "/campaigns"),
+    ("POST", "/campaigns"),
+    ("GET", "/campaigns/{id}"),
+    ("POST", "/campaigns/{id}/generate"),
+    ("POST", "/campaigns/{id}/assign"),
+    ("POST", "/campaigns/{id}/close"),
     ("GET", "/customers"),
     ("POST", "/customers"),
     ("GET", "/customers/new"),
@@ -92,6 +99,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(customers::router())
         .merge(console::router())
+        .merge(campaigns::router())
 }
 
 /// Renders a template into an HTML response.
@@ -281,6 +289,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::CUSTOMER_READ) {
         main.push(item("/customers", "nav.customers", icon::USERS));
+    }
+    if p.has(perm::CAMPAIGN_MANAGE) {
+        main.push(item("/campaigns", "nav.campaigns", icon::PHONE));
     }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
         main.push(item("/api/docs", "nav.api_docs", icon::CODE));
