@@ -52,6 +52,10 @@ pub struct DatabaseSettings {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; default: the SQLite file in the data directory.
     pub url: Option<String>,
     pub max_connections: u32,
+    /// SQLite only: `full` (default: every commit survives a power cut) or `normal` (WAL
+    /// still protects against crashes of the process; a power cut may lose the last
+    /// commits; several times the write throughput on slow disks).
+    pub sqlite_synchronous: String,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -59,6 +63,7 @@ impl std::fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &self.url.as_deref().map(waterdesk_store::db::redact_url))
             .field("max_connections", &self.max_connections)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .finish()
     }
 }
@@ -125,7 +130,7 @@ impl Default for ServerSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: None, max_connections: 16 }
+        DatabaseSettings { url: None, max_connections: 16, sqlite_synchronous: "full".into() }
     }
 }
 
@@ -180,6 +185,9 @@ impl Settings {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !matches!(self.database.sqlite_synchronous.as_str(), "full" | "normal") {
+            anyhow::bail!("database.sqlite_synchronous must be `full` or `normal`");
+        }
         if !matches!(self.security_profile.as_str(), "standard" | "mlps3") {
             anyhow::bail!("security_profile must be `standard` or `mlps3`, not `{}`", self.security_profile);
         }

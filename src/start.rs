@@ -17,7 +17,11 @@ use crate::config::Settings;
 /// Opens the database and applies pending migrations.
 pub async fn open_db(settings: &Settings, data_dir: &Path) -> anyhow::Result<Db> {
     let url = settings.database_url(data_dir);
-    let opts = DbOptions { max_connections: settings.database.max_connections, ..Default::default() };
+    let opts = DbOptions {
+        max_connections: settings.database.max_connections,
+        sqlite_sync_normal: settings.database.sqlite_synchronous == "normal",
+        ..Default::default()
+    };
     let db = Db::connect(&url, &opts).await?;
     waterdesk_store::migrate::run(&db).await?;
     Ok(db)

@@ -62,11 +62,13 @@ pub fn redact_url(url: &str) -> String {
 pub struct DbOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// SQLite `PRAGMA synchronous` in WAL mode: FULL (default) or NORMAL.
+    pub sqlite_sync_normal: bool,
 }
 
 impl Default for DbOptions {
     fn default() -> Self {
-        DbOptions { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+        DbOptions { max_connections: 16, acquire_timeout: Duration::from_secs(10), sqlite_sync_normal: false }
     }
 }
 
@@ -90,17 +92,19 @@ impl Db {
             Backend::Sqlite => {
                 let url = sqlite_url(url)?;
                 let options = AnyConnectOptions::from_str(&url).map_err(connect_err)?;
-                let pool = |max: u32| {
+                let sync: &'static str =
+                    if opts.sqlite_sync_normal { "PRAGMA synchronous = NORMAL" } else { "PRAGMA synchronous = FULL" };
+                let pool = move |max: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .min_connections(1)
                         .acquire_timeout(opts.acquire_timeout)
-                        .after_connect(|conn, _meta| {
+                        .after_connect(move |conn, _meta| {
                             Box::pin(async move {
                                 // WAL for readers beside the writer; FULL so a commit
                                 // survives power loss; foreign keys enforced.
                                 conn.execute("PRAGMA journal_mode = WAL").await?;
-                                conn.execute("PRAGMA synchronous = FULL").await?;
+                                conn.execute(sync).await?;
                                 conn.execute("PRAGMA foreign_keys = ON").await?;
                                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                                 Ok(())
