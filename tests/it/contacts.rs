@@ -197,3 +197,49 @@ backend_test!(daily_interface_lists_consultations_complaints_suggestions, |backe
     assert_eq!(sup.get("/api/v1/contacts/daily?day=yesterday").await.status, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 });
+
+// Pages: the contacts list with filters and paging, a contact's page, QA scoring by form.
+backend_test!(contact_pages_and_qa_form, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let agent = app.api("agent").await;
+    let c = agent
+        .post("/api/v1/contacts", json!({"category": "complaint", "caller": "13811119999", "content": "夜间水压不足"}))
+        .await
+        .body;
+    let id = c["id"].as_i64().unwrap();
+    let mut web = crate::helpers::Web::new(&app);
+    web.login("supervisor", &app.password("supervisor")).await;
+    let list = web.get("/contacts?category=complaint").await.text().await.unwrap();
+    assert!(list.contains("夜间水压不足") && list.contains("138****9999"), "filtered, masked");
+    assert!(!list.contains("增加网点") && !list.contains("缴费方式"), "other categories left out");
+    let page = web.get(&format!("/contacts/{id}")).await.text().await.unwrap();
+    assert!(page.contains("data-testid=\"qa-form\"") && page.contains("李晓燕"));
+    let mut form: Vec<(String, String)> = vec![("sheet_id".into(), "1".into())];
+    for (code, pts) in [
+        ("greeting", "10"),
+        ("listening", "15"),
+        ("accuracy", "25"),
+        ("attitude", "20"),
+        ("closing", "10"),
+        ("record", "5"),
+    ] {
+        form.push((format!("score_{code}"), pts.into()));
+    }
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = web.post_form(&format!("/contacts/{id}/qa"), &fields).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"), "{:?}", r.headers());
+    let ev = app.api("supervisor").await.get("/api/v1/evaluations/agents").await.body;
+    assert!(ev.as_array().unwrap().iter().any(|e| e["qa_points"] == 85), "{ev:?}");
+    let mut bad = fields.clone();
+    bad[1] = ("score_greeting", "99");
+    let r = web.post_form(&format!("/contacts/{id}/qa"), &bad).await;
+    assert!(r.headers()["location"].to_str().unwrap().contains("err=validation_failed"));
+    // The agent sees the list (own contacts) but no QA form.
+    let mut aw = crate::helpers::Web::new(&app);
+    aw.login("agent", &app.password("agent")).await;
+    let page = aw.get(&format!("/contacts/{id}")).await.text().await.unwrap();
+    assert!(!page.contains("data-testid=\"qa-form\""));
+    let mine = aw.get("/contacts?mine=1").await.text().await.unwrap();
+    assert!(mine.contains("夜间水压不足"));
+    app.stop().await;
+});

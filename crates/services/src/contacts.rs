@@ -312,6 +312,12 @@ impl Services {
         self.contact_list(p, f, limit).await
     }
 
+    /// A staff member's display name (agents named on contacts).
+    pub async fn user_name(&self, id: i64) -> ServiceResult<Option<String>> {
+        let mut c = self.db.read().await?;
+        Ok(users::get(&mut c, id).await?.map(|u| u.display_name))
+    }
+
     /// Seats the caller at a telephone extension: calls ringing there pop on their screen.
     pub async fn agent_seat(&self, p: &Principal, extension: &str, ctx: &AuditCtx) -> ServiceResult<String> {
         p.require(perm::CONTACT_WRITE)?;

@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod campaigns;
 pub mod console;
+pub mod contacts;
 pub mod customers;
 
 use askama::Template;
@@ -36,6 +37,9 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/totp"),
     ("POST", "/announcements"),
     ("GET", "/console"),
+    ("GET", "/contacts"),
+    ("GET", "/contacts/{id}"),
+    ("POST", "/contacts/{id}/qa"),
     ("GET", "/campaigns"),
     ("POST", "/campaigns"),
     ("GET", "/campaigns/{id}"),
@@ -99,6 +103,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(customers::router())
         .merge(console::router())
+        .merge(contacts::router())
         .merge(campaigns::router())
 }
 
@@ -289,6 +294,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::CUSTOMER_READ) {
         main.push(item("/customers", "nav.customers", icon::USERS));
+    }
+    if p.has(perm::CONTACT_READ) {
+        main.push(item("/contacts", "nav.contacts", icon::SCROLL));
     }
     if p.has(perm::CAMPAIGN_MANAGE) {
         main.push(item("/campaigns", "nav.campaigns", icon::PHONE));

@@ -1,0 +1,218 @@
+//! Contacts for supervisors and agents (R-CALL-07): the list with filters and paging, a
+//! contact's page, and QA scoring on a score sheet (R-CALL-06).
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use waterdesk_domain::permissions::perm;
+use waterdesk_services::campaigns::ReviewInput;
+use waterdesk_store::campaigns::Sheet;
+use waterdesk_store::contacts::{Contact, ContactFilter};
+
+use super::console::Choice;
+use super::{FlashQuery, Layout, RawForm, after_form, html};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{Path, Query};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contacts", get(list_page))
+        .route("/contacts/{id}", get(detail_page))
+        .route("/contacts/{id}/qa", post(qa))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    caller: String,
+    #[serde(default)]
+    mine: String,
+    before: Option<i64>,
+    msg: Option<String>,
+    err: Option<String>,
+    detail: Option<String>,
+}
+
+pub struct Row {
+    id: i64,
+    no: String,
+    time: String,
+    channel: String,
+    category: String,
+    caller: String,
+    content: String,
+    status: String,
+    duration: String,
+    ivr: String,
+}
+
+#[derive(Template)]
+#[template(path = "contacts/list.html")]
+pub struct ListPage {
+    layout: Layout,
+    rows: Vec<Row>,
+    next: Option<i64>,
+    next_query: String,
+    channels: Vec<Choice>,
+    categories: Vec<Choice>,
+    f_from: String,
+    f_to: String,
+    f_category: String,
+    f_channel: String,
+    f_caller: String,
+    f_mine: bool,
+}
+
+async fn dict(st: &AppState, p: &waterdesk_services::Principal, zh: bool, code: &str) -> Result<Vec<Choice>, ApiError> {
+    Ok(st
+        .services()
+        .dict_items(p, code, true)
+        .await?
+        .into_iter()
+        .map(|i| (i.code, if zh || i.label_en.is_empty() { i.label_zh } else { i.label_en }))
+        .collect())
+}
+
+fn label(list: &[Choice], code: &str) -> String {
+    list.iter().find(|(c, _)| c == code).map(|(_, l)| l.clone()).unwrap_or_else(|| code.to_string())
+}
+
+async fn list_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    p.require(perm::CONTACT_READ)?;
+    let s = st.services();
+    let zh = ctx.lang == crate::i18n::Lang::Zh;
+    let channels = dict(&st, &p, zh, "channel").await?;
+    let categories = dict(&st, &p, zh, "category").await?;
+    let day = |d: &str, plus: i64| -> Option<jiff::Timestamp> {
+        let date: jiff::civil::Date = d.parse().ok()?;
+        let date = date.checked_add(jiff::Span::new().days(plus)).ok()?;
+        date.to_zoned(s.tz.clone()).ok().map(|z| z.timestamp())
+    };
+    let cats = (!q.category.is_empty()).then(|| vec![q.category.clone()]);
+    let filter = ContactFilter {
+        agent_id: (q.mine == "1").then_some(p.user_id),
+        caller: Some(q.caller.trim()).filter(|c| !c.is_empty()),
+        categories: cats.as_deref(),
+        channel: Some(q.channel.as_str()).filter(|c| !c.is_empty()),
+        from: day(&q.from, 0),
+        to: day(&q.to, 1),
+        before: q.before,
+        ..Default::default()
+    };
+    let page = s.contact_list(&p, filter, 50).await?;
+    let flash = FlashQuery { msg: q.msg.clone(), err: q.err.clone(), detail: q.detail.clone() };
+    let layout = Layout::new(&st, &p, &ctx, "contacts.title", &flash).await;
+    let rows = page
+        .items
+        .into_iter()
+        .map(|v| {
+            let c = v.contact;
+            Row {
+                id: c.id,
+                time: layout.dt(&c.started_at),
+                channel: label(&channels, &c.channel),
+                category: if c.category.is_empty() { String::new() } else { label(&categories, &c.category) },
+                caller: c.caller,
+                content: c.content.chars().take(80).collect(),
+                status: c.status,
+                duration: c.duration_s.map(|d| format!("{d} s")).unwrap_or_default(),
+                ivr: c.ivr_rating.map(|r| r.to_string()).unwrap_or_default(),
+                no: c.contact_no,
+            }
+        })
+        .collect();
+    let enc = |s: &str| urlencoding::encode(s).into_owned();
+    let next_query = format!(
+        "/contacts?from={}&to={}&category={}&channel={}&caller={}&mine={}",
+        enc(&q.from),
+        enc(&q.to),
+        enc(&q.category),
+        enc(&q.channel),
+        enc(&q.caller),
+        enc(&q.mine)
+    );
+    Ok(html(&ListPage {
+        layout,
+        rows,
+        next: page.next,
+        next_query,
+        channels,
+        categories,
+        f_from: q.from,
+        f_to: q.to,
+        f_category: q.category,
+        f_channel: q.channel,
+        f_caller: q.caller,
+        f_mine: q.mine == "1",
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "contacts/detail.html")]
+pub struct DetailPage {
+    layout: Layout,
+    c: Contact,
+    started: String,
+    channel: String,
+    category: String,
+    agent: String,
+    can_qa: bool,
+    sheets: Vec<Sheet>,
+}
+
+async fn detail_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Query(f): Query<FlashQuery>,
+) -> Result<Response, ApiError> {
+    let s = st.services();
+    let c = s.contact_get(&p, id).await?.contact;
+    let zh = ctx.lang == crate::i18n::Lang::Zh;
+    let channel = label(&dict(&st, &p, zh, "channel").await?, &c.channel);
+    let category =
+        if c.category.is_empty() { String::new() } else { label(&dict(&st, &p, zh, "category").await?, &c.category) };
+    let agent = match c.agent_id {
+        Some(a) => s.user_name(a).await?.unwrap_or_default(),
+        None => String::new(),
+    };
+    let can_qa = p.has(perm::CONTACT_QA) && c.agent_id != Some(p.user_id);
+    let sheets = if can_qa { s.qa_sheets(&p).await?.into_iter().filter(|s| s.enabled).collect() } else { vec![] };
+    let mut layout = Layout::new(&st, &p, &ctx, "contacts.title", &f).await;
+    layout.title = c.contact_no.clone();
+    Ok(html(&DetailPage { started: layout.dt(&c.started_at), layout, c, channel, category, agent, can_qa, sheets }))
+}
+
+async fn qa(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    let scores: BTreeMap<String, i64> = f
+        .0
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("score_").map(|code| (code.to_string(), v.trim().parse().unwrap_or(-1))))
+        .collect();
+    let input = ReviewInput { sheet_id: f.int("sheet_id").unwrap_or(0), scores, comment: f.get("comment").to_string() };
+    after_form(&format!("/contacts/{id}"), st.services().qa_review(&p, id, &input, &ctx.audit()).await, "saved")
+}
