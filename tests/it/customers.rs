@@ -280,6 +280,34 @@ backend_test!(payments_are_idempotent, |backend| async move {
     assert_eq!(v.body["billing"]["credit_fen"], 15_000 - 7800);
     let r = reading(&admin, acc, m, "2026-03-31", 30).await;
     assert_eq!(r.body["bill"]["status"], "paid", "{:?}", r.body);
+    // The allocation trail: every fen of a bill comes from a payment with money left, oldest
+    // first. WX-0003's credit (72.00) paid March (39.00); its rest (33.00) and 6.00 of the
+    // next advance payment settle April (39.00).
+    pay(1000, "WX-0004").await;
+    pay(1000, "WX-0005").await;
+    let r = reading(&admin, acc, m, "2026-04-30", 40).await;
+    let april = r.body["bill"]["id"].as_i64().unwrap();
+    assert_eq!(
+        (r.body["bill"]["status"].as_str(), r.body["bill"]["paid_fen"].as_i64()),
+        (Some("paid"), Some(3900)),
+        "{:?}",
+        r.body
+    );
+    let mut c = app.services().db.read().await.unwrap();
+    let rows = sqlx::query(
+        "SELECT p.external_txn_id AS txn, a.amount_fen AS amount FROM payment_allocations a
+         JOIN payments p ON p.id = a.payment_id WHERE a.bill_id = $1 ORDER BY p.id",
+    )
+    .bind(april)
+    .fetch_all(&mut *c)
+    .await
+    .unwrap();
+    let trail: Vec<(String, i64)> =
+        rows.iter().map(|r| (sqlx::Row::get::<String, _>(r, "txn"), sqlx::Row::get::<i64, _>(r, "amount"))).collect();
+    assert_eq!(trail, vec![("WX-0003".to_string(), 3300), ("WX-0004".to_string(), 600)], "oldest credit first");
+    drop(c);
+    let v = admin.get(&format!("/api/v1/accounts/{acc}")).await;
+    assert_eq!(v.body["billing"]["credit_fen"], 400 + 1000, "WX-0004's rest and WX-0005");
     // Payments to unknown accounts are refused.
     let r = admin
         .post(

@@ -867,24 +867,27 @@ impl Services {
         Ok((meter.id, volume, Some(bill_id)))
     }
 
-    /// Allocates unallocated payments of an account to its open bills, oldest first.
+    /// Allocates money paid in advance to open bills: each payment's unallocated rest,
+    /// oldest payment first, to the oldest open bill first, so every fen of a bill can be
+    /// traced to the payment that settled it.
     async fn apply_credit(&self, conn: &mut AnyConnection, account_id: i64, now: jiff::Timestamp) -> ServiceResult<()> {
-        let (_, paid, received) = billing::balance(conn, account_id).await?;
-        let mut credit = received - paid;
-        if credit <= 0 {
+        let mut credits = billing::unallocated_payments(conn, account_id).await?;
+        if credits.is_empty() {
             return Ok(());
         }
-        let payments = billing::payments_of(conn, account_id, 1).await?;
-        let Some(last) = payments.first() else { return Ok(()) };
         for b in billing::open_bills(conn, account_id).await? {
-            if credit <= 0 {
-                break;
+            let mut due = b.total_fen - b.paid_fen;
+            while due > 0 {
+                let Some((payment_id, left)) = credits.first_mut() else { return Ok(()) };
+                let share = due.min(*left);
+                billing::pay_bill(conn, b.id, share, now).await?;
+                billing::allocate(conn, *payment_id, b.id, share).await?;
+                *left -= share;
+                due -= share;
+                if *left == 0 {
+                    credits.remove(0);
+                }
             }
-            let share = credit.min(b.total_fen - b.paid_fen);
-            billing::pay_bill(conn, b.id, share, now).await?;
-            // Advance payments are booked against the latest payment record.
-            billing::allocate(conn, last.id, b.id, share).await?;
-            credit -= share;
         }
         Ok(())
     }

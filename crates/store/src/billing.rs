@@ -269,13 +269,32 @@ pub async fn get_payment(conn: &mut AnyConnection, id: i64) -> StoreResult<Optio
     row.as_ref().map(payment).transpose()
 }
 
+/// Payments of an account with money not yet allocated to bills (credit, 预存), oldest
+/// first: (payment id, unallocated fen).
+pub async fn unallocated_payments(conn: &mut AnyConnection, account_id: i64) -> StoreResult<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT p.id AS id, p.amount_fen - CAST(COALESCE((SELECT SUM(a.amount_fen) FROM payment_allocations a
+            WHERE a.payment_id = p.id), 0) AS BIGINT) AS remaining
+         FROM payments p WHERE p.account_id = $1 ORDER BY p.paid_at, p.id",
+    )
+    .bind(account_id)
+    .fetch_all(conn)
+    .await?;
+    let all: Vec<(i64, i64)> =
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("remaining")?))).collect::<StoreResult<_>>()?;
+    Ok(all.into_iter().filter(|(_, left)| *left > 0).collect())
+}
+
 pub async fn allocate(conn: &mut AnyConnection, payment_id: i64, bill_id: i64, amount: i64) -> StoreResult<()> {
-    sqlx::query("INSERT INTO payment_allocations (payment_id, bill_id, amount_fen) VALUES ($1, $2, $3)")
-        .bind(payment_id)
-        .bind(bill_id)
-        .bind(amount)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO payment_allocations (payment_id, bill_id, amount_fen) VALUES ($1, $2, $3)
+         ON CONFLICT (payment_id, bill_id) DO UPDATE SET amount_fen = payment_allocations.amount_fen + $3",
+    )
+    .bind(payment_id)
+    .bind(bill_id)
+    .bind(amount)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
