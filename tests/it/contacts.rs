@@ -243,3 +243,46 @@ backend_test!(contact_pages_and_qa_form, |backend| async move {
     assert!(mine.contains("夜间水压不足"));
     app.stop().await;
 });
+
+// Two replicas on one PostgreSQL database: the PBX posts to replica A, the agent's browser
+// is connected to replica B, and the pop still arrives (LISTEN/NOTIFY).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cti_pop_crosses_replicas_on_postgres() {
+    if !crate::helpers::postgres_enabled() {
+        crate::helpers::skip("cti_pop_crosses_replicas_on_postgres: WATERDESK_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let a = TestApp::spawn_with(crate::helpers::Backend::Postgres, |s| s.cti.secret = SECRET.into()).await;
+    let mut settings = waterdesk::config::Settings::default();
+    settings.database.url = Some(a.database_url.clone());
+    settings.log.level = "warn".into();
+    settings.cti.secret = SECRET.into();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = waterdesk::start::start(waterdesk::start::StartOptions {
+        settings,
+        data_dir: dir.path().to_path_buf(),
+        demo: true,
+        clock: a.clock.clone(),
+        listener: Some(listener),
+    })
+    .await
+    .unwrap();
+    let b_base = format!("http://{}", b.addr);
+    let agent = a.api("agent").await;
+    agent.put("/api/v1/agent/extension", json!({"extension": "8101"})).await;
+    let token = a.token("agent").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await; // B's listener connected
+    let stream =
+        TestApp::client().get(format!("{b_base}/api/v1/events/stream")).bearer_auth(&token).send().await.unwrap();
+    let reader = tokio::spawn(next_event(stream, "cti.ringing"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (st, r) =
+        cti(&a, json!({"event": "ringing", "call_id": "replica-1", "caller": "13957123456", "extension": "8101"}))
+            .await;
+    assert_eq!(st, StatusCode::OK, "{r:?}");
+    let got = reader.await.unwrap();
+    assert!(got.contains(&format!("\"contact_id\":{}", r["contact_id"])), "{got}");
+    b.stop().await.unwrap();
+    a.stop().await;
+}
