@@ -376,6 +376,7 @@ backend_test!(customer_pages, |backend| async move {
     let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
     let page = web.get(&link).await.text().await.unwrap();
     assert!(page.contains("data-testid=\"usage-chart\"") && page.contains("HZ0010002") && page.contains("欠费"));
+    assert!(page.contains("data-testid=\"account-contacts\"") && page.contains("水压很低"), "the account's contacts");
     let id: i64 = link.trim_start_matches("/accounts/").parse().unwrap();
     let r = web
         .post_form(

@@ -88,6 +88,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
         "Record the old meter's final reading first; it is removed on the day the new one is installed.",
     ),
     ("acct.channel", "渠道", "Channel"),
+    ("acct.contacts", "该户号的来电来件", "Contacts about this account"),
     ("acct.credit", "预存", "Credit"),
     ("acct.diameter", "口径", "Diameter"),
     ("acct.due", "缴费期限", "Due"),

@@ -246,6 +246,35 @@ async fn account_create(
     }
 }
 
+/// The account's ten latest contacts, for the 360 view (none without `contact.read`).
+async fn account_contacts(
+    st: &AppState,
+    p: &waterdesk_services::Principal,
+    account_id: i64,
+    layout: &Layout,
+) -> Result<Vec<(i64, String, String, String, String, String)>, ApiError> {
+    if !p.has(perm::CONTACT_READ) {
+        return Ok(vec![]);
+    }
+    let s = st.services();
+    let categories = s.dict_items(p, "category", true).await?;
+    let filter = waterdesk_store::contacts::ContactFilter { account_id: Some(account_id), ..Default::default() };
+    Ok(s.contact_list(p, filter, 10)
+        .await?
+        .items
+        .into_iter()
+        .map(|v| {
+            let c = v.contact;
+            let cat = categories
+                .iter()
+                .find(|i| i.code == c.category)
+                .map(|i| if layout.lang == crate::i18n::Lang::Zh { i.label_zh.clone() } else { i.label_en.clone() })
+                .unwrap_or(c.category);
+            (c.id, c.contact_no, layout.dt(&c.started_at), cat, c.content.chars().take(60).collect(), c.status)
+        })
+        .collect())
+}
+
 /// Edits an account from its page: address, category, status, tariff, or a change of
 /// holder (过户) with its reason.
 async fn account_update(
@@ -348,6 +377,9 @@ pub struct AccountPage {
     meters: Vec<Meter>,
     current_meter: i64,
     holders: Vec<(String, String, String, String)>,
+    /// The account's recent contacts: (id, number, time, category, content, status).
+    contacts: Vec<(i64, String, String, String, String, String)>,
+    can_contacts: bool,
     channels: Vec<&'static str>,
     can_bill: bool,
     can_write: bool,
@@ -453,6 +485,8 @@ async fn account_page(
                 )
             })
             .collect(),
+        contacts: account_contacts(&st, &p, id, &layout).await?,
+        can_contacts: p.has(perm::CONTACT_READ),
         channels: PAYMENT_CHANNELS.to_vec(),
         can_bill: p.has(perm::BILLING_WRITE),
         can_write: p.has(perm::CUSTOMER_WRITE),
