@@ -49,6 +49,11 @@ backend_test!(search_and_masking, |backend| async move {
         assert_eq!(hit.map(|h| h["matched"].clone()), Some(json!(kind)), "search {q}: {:?}", r.body);
     }
     assert!(agent.get("/api/v1/customers?q=不存在的人").await.body["items"].as_array().unwrap().is_empty());
+    // A road and house number name that house, not its neighbours (文三路 12 and 18 are demo accounts).
+    let r = agent.get(&format!("/api/v1/customers?q={}", urlencoding::encode("文三路18号"))).await;
+    let names: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|h| h["customer"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["李秀英"], "{:?}", r.body);
 
     // The agent (customer.pii.read) sees the numbers; the auditor (no PII right) sees them
     // masked; the field worker's data scope (own team) does not reach this customer at all.

@@ -316,7 +316,7 @@ backend_test!(all_or_nothing_is_one_transaction, |backend| async move {
     let (_, r) = post_csv(&app, &admin, "/api/v1/imports/customers?mode=skip_bad_rows", csv.into_bytes()).await;
     assert_eq!((r["created"].as_i64(), r["skipped"].as_i64()), (Some(1), Some(1)), "{r:?}");
     assert_eq!(api.get("/api/v1/customers?q=TXN0001").await.body["items"].as_array().unwrap().len(), 1);
-    // Every import leaves one audit entry naming the file by its hash.
+    // Every import leaves one audit entry naming the file by its hash (R-SYS-03).
     let audit = api.get("/api/v1/audit?event_type=import.customers").await;
     let outcomes: Vec<&str> =
         audit.body["items"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();

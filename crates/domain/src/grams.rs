@@ -14,6 +14,29 @@ pub fn bigrams(text: &str) -> Vec<String> {
     out
 }
 
+/// House-number tokens of an address: the road's last character, its suffix (路 街 道 巷 弄)
+/// and the number after it, as one token — "文三路12号" → "#三路12". A road and a number
+/// name a handful of houses, where each bigram alone names thousands.
+pub fn house_tokens(text: &str) -> Vec<String> {
+    const SUFFIX: &[char] = &['路', '街', '道', '巷', '弄'];
+    let chars: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut out: Vec<String> = Vec::new();
+    for (i, c) in chars.iter().enumerate() {
+        if !SUFFIX.contains(c) || i == 0 {
+            continue;
+        }
+        let digits: String = chars[i + 1..].iter().take_while(|d| d.is_ascii_digit()).collect();
+        if digits.is_empty() || digits.len() > 6 {
+            continue;
+        }
+        let t = format!("#{}{}{}", chars[i - 1], c, digits);
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
 /// Orders query bigrams so the most selective comes first: grams of Chinese characters
 /// that are not address boilerplate (路, 号, 幢 …) before grams with digits.
 pub fn by_selectivity(mut grams: Vec<String>) -> Vec<String> {
@@ -45,6 +68,13 @@ mod tests {
         assert_eq!(bigrams("欧阳娜娜"), ["欧阳", "阳娜", "娜娜"]);
         assert!(bigrams("王").is_empty());
         assert_eq!(bigrams("AbAb"), ["ab", "ba"]);
+    }
+
+    #[test]
+    fn house_number_tokens() {
+        assert_eq!(house_tokens("西湖区文三路12号3幢"), ["#三路12"]);
+        assert_eq!(house_tokens("滨江区江南大道 100 号"), ["#大道100"]);
+        assert!(house_tokens("文三路").is_empty() && house_tokens("路12号").is_empty());
     }
 
     #[test]

@@ -642,7 +642,11 @@ pub async fn reindex(conn: &mut AnyConnection, backend: crate::Backend, ids: &[i
             let id: i64 = r.try_get("id")?;
             let mut grams = waterdesk_domain::grams::bigrams(&r.try_get::<String, _>("name")?);
             for a in addrs.iter().filter(|a| a.try_get::<i64, _>("holder_id").ok() == Some(id)) {
-                for g in waterdesk_domain::grams::bigrams(&a.try_get::<String, _>("address_key")?) {
+                let key: String = a.try_get("address_key")?;
+                for g in waterdesk_domain::grams::bigrams(&key)
+                    .into_iter()
+                    .chain(waterdesk_domain::grams::house_tokens(&key))
+                {
                     if !grams.contains(&g) {
                         grams.push(g);
                     }
@@ -663,7 +667,27 @@ pub async fn find_by_grams(
     units: Option<&[i64]>,
     limit: i64,
 ) -> StoreResult<Vec<i64>> {
-    let grams = waterdesk_domain::grams::by_selectivity(waterdesk_domain::grams::bigrams(q));
+    let bigrams = waterdesk_domain::grams::by_selectivity(waterdesk_domain::grams::bigrams(q));
+    // A road and house number in the query drive the search through its token; an index
+    // built before tokens existed has none, so an empty answer falls back to bigrams.
+    let tokens = waterdesk_domain::grams::house_tokens(q);
+    if !tokens.is_empty() {
+        let grams: Vec<String> = tokens.into_iter().chain(bigrams.iter().cloned()).collect();
+        let hits = find_by_gram_list(conn, &grams, q, units, limit).await?;
+        if !hits.is_empty() {
+            return Ok(hits);
+        }
+    }
+    find_by_gram_list(conn, &bigrams, q, units, limit).await
+}
+
+async fn find_by_gram_list(
+    conn: &mut AnyConnection,
+    grams: &[String],
+    q: &str,
+    units: Option<&[i64]>,
+    limit: i64,
+) -> StoreResult<Vec<i64>> {
     let Some((first, rest)) = grams.split_first() else { return Ok(vec![]) };
     let mut sql = Sql::new(
         "SELECT g1.customer_id AS id FROM search_grams g1 JOIN customers c ON c.id = g1.customer_id WHERE g1.gram = ",
