@@ -98,7 +98,10 @@ backend_test!(arrears_campaign_with_retries_and_sms, |backend| async move {
     );
     // Closed campaigns leave the call lists.
     sup.post(&format!("/api/v1/campaigns/{id}/close"), json!({})).await;
-    assert!(agent.get("/api/v1/calls").await.body.as_array().unwrap().is_empty());
+    assert!(!due_ids(&agent.get("/api/v1/calls").await.body).contains(&tid));
+    app.clock.advance(jiff::SignedDuration::from_mins(1));
+    let open = sup.post(&format!("/api/v1/campaigns/{id}/generate"), json!({})).await;
+    assert_eq!(open.body["error"]["detail"].as_str().map(|d| d.starts_with("campaign_closed")), Some(true));
     app.stop().await;
 });
 

@@ -372,7 +372,42 @@ impl Services {
             let status = if reply.is_empty() { "open" } else { "replied" };
             contacts::insert(&mut tx, &no, &f, status, Some(agent.id), agent.unit_id, None, "96390", at, at).await?;
         }
-        crate::input::commit(tx).await
+        let supervisor = users::get_by_username(&mut tx, "supervisor").await?;
+        crate::input::commit(tx).await?;
+        // Two campaigns on the demo agent's call list: arrears reminders and return visits.
+        let Some(sup) = supervisor else { return Ok(()) };
+        let mut p = crate::Principal::system();
+        (p.user_id, p.unit_id, p.username, p.display_name) = (sup.id, sup.unit_id, sup.username, sup.display_name);
+        let ctx = AuditCtx::cli("demo");
+        let campaigns = [
+            (
+                "欠费催缴（示例）",
+                "arrears",
+                serde_json::json!({"min_arrears_fen": 1000, "min_days_overdue": 0}),
+                "尊敬的客户：{subject}，请及时缴纳，如已缴费请忽略。",
+            ),
+            (
+                "投诉回访（示例）",
+                "return_visit",
+                serde_json::json!({"categories": ["complaint", "repair"], "days": 7}),
+                "",
+            ),
+        ];
+        for (name, kind, rule, sms) in campaigns {
+            let input = crate::campaigns::CampaignInput {
+                name: name.into(),
+                kind: kind.into(),
+                rule,
+                questions: vec![],
+                max_attempts: Some(3),
+                retry_minutes: Some(120),
+                sms_template: sms.into(),
+            };
+            let c = self.campaign_create(&p, &input, &ctx).await?;
+            self.campaign_generate(&p, c.campaign.id, &ctx).await?;
+            self.campaign_assign(&p, c.campaign.id, &[agent.id], &ctx).await?;
+        }
+        Ok(())
     }
 
     /// Demo customers with accounts, meters, a year of monthly readings, bills and payments.
