@@ -282,6 +282,7 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/announcements", Perm(perm::ADMIN_ANNOUNCE)),
         ("GET", "/console", Perm(perm::CONTACT_WRITE)),
         ("GET", "/contacts", Perm(perm::CONTACT_READ)),
+        ("GET", "/contacts/export.csv", AllOf(&[perm::CONTACT_READ, perm::REPORT_EXPORT])),
         ("GET", "/contacts/{id}", Perm(perm::CONTACT_READ)),
         ("POST", "/contacts/{id}/qa", Perm(perm::CONTACT_QA)),
         ("GET", "/campaigns", Perm(perm::CAMPAIGN_MANAGE)),

@@ -230,6 +230,13 @@ backend_test!(contact_pages_and_qa_form, |backend| async move {
     assert!(r.headers()["location"].to_str().unwrap().contains("msg=saved"), "{:?}", r.headers());
     let ev = app.api("supervisor").await.get("/api/v1/evaluations/agents").await.body;
     assert!(ev.as_array().unwrap().iter().any(|e| e["qa_points"] == 85), "{ev:?}");
+    // The filtered list exports as CSV (streamed; masked for the supervisor).
+    let csv = web.get("/contacts/export.csv?category=complaint").await.text().await.unwrap();
+    assert!(
+        csv.starts_with("\u{feff}热线编号,时间") && csv.contains("夜间水压不足") && csv.contains("138****9999"),
+        "{csv}"
+    );
+    assert!(!csv.contains("缴费方式"));
     let mut bad = fields.clone();
     bad[1] = ("score_greeting", "99");
     let r = web.post_form(&format!("/contacts/{id}/qa"), &bad).await;

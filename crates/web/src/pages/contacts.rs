@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use waterdesk_domain::permissions::perm;
@@ -24,11 +24,12 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/contacts", get(list_page))
+        .route("/contacts/export.csv", get(export))
         .route("/contacts/{id}", get(detail_page))
         .route("/contacts/{id}/qa", post(qa))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
     from: String,
@@ -68,6 +69,8 @@ pub struct ListPage {
     rows: Vec<Row>,
     next: Option<i64>,
     next_query: String,
+    export_url: String,
+    can_export: bool,
     channels: Vec<Choice>,
     categories: Vec<Choice>,
     f_from: String,
@@ -92,6 +95,124 @@ fn label(list: &[Choice], code: &str) -> String {
     list.iter().find(|(c, _)| c == code).map(|(_, l)| l.clone()).unwrap_or_else(|| code.to_string())
 }
 
+/// The list's filters as a store filter (dates are local days, `to` inclusive).
+fn filter_of<'a>(
+    q: &'a ListQuery,
+    cats: Option<&'a [String]>,
+    user_id: i64,
+    tz: &jiff::tz::TimeZone,
+) -> ContactFilter<'a> {
+    let day = |d: &str, plus: i64| -> Option<jiff::Timestamp> {
+        let date: jiff::civil::Date = d.parse().ok()?;
+        let date = date.checked_add(jiff::Span::new().days(plus)).ok()?;
+        date.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+    };
+    ContactFilter {
+        agent_id: (q.mine == "1").then_some(user_id),
+        caller: Some(q.caller.trim()).filter(|c| !c.is_empty()),
+        categories: cats,
+        channel: Some(q.channel.as_str()).filter(|c| !c.is_empty()),
+        from: day(&q.from, 0),
+        to: day(&q.to, 1),
+        before: q.before,
+        ..Default::default()
+    }
+}
+
+/// The filtered contacts as CSV, streamed page by page (memory stays flat).
+async fn export(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    p.require(perm::REPORT_EXPORT)?;
+    let s = st.services().clone();
+    let zh = ctx.lang == crate::i18n::Lang::Zh;
+    let channels = dict(&st, &p, zh, "channel").await?;
+    let categories = dict(&st, &p, zh, "category").await?;
+    let cats = (!q.category.is_empty()).then(|| vec![q.category.clone()]);
+    let first = s.contact_list(&p, filter_of(&q, cats.as_deref(), p.user_id, &s.tz), 500).await?;
+    let l = ctx.lang;
+    let header: Vec<String> = [
+        "contact.no",
+        "contact.time",
+        "contact.channel",
+        "contact.category",
+        "contact.caller",
+        "contact.content",
+        "contact.reply",
+        "contact.status",
+        "contacts.duration",
+        "contacts.agent",
+    ]
+    .iter()
+    .map(|k| l.t(k).to_string())
+    .chain(std::iter::once("IVR".to_string()))
+    .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let line = |cells: Vec<String>| -> String {
+            let mut s = cells.iter().map(|c| super::csv_cell(c)).collect::<Vec<_>>().join(",");
+            s.push_str("\r\n");
+            s
+        };
+        let mut names: BTreeMap<i64, String> = BTreeMap::new();
+        let mut chunk = String::from("\u{feff}");
+        chunk.push_str(&line(header));
+        let mut page = first;
+        loop {
+            for v in &page.items {
+                let c = &v.contact;
+                let agent = match c.agent_id {
+                    Some(a) => {
+                        if !names.contains_key(&a) {
+                            let n = s.user_name(a).await.ok().flatten().unwrap_or_default();
+                            names.insert(a, n);
+                        }
+                        names.get(&a).cloned().unwrap_or_default()
+                    }
+                    None => String::new(),
+                };
+                chunk.push_str(&line(vec![
+                    c.contact_no.clone(),
+                    super::fmt_local(c.started_at, &s.tz),
+                    label(&channels, &c.channel),
+                    if c.category.is_empty() { String::new() } else { label(&categories, &c.category) },
+                    c.caller.clone(),
+                    c.content.clone(),
+                    c.reply.clone(),
+                    c.status.clone(),
+                    c.duration_s.map(|d| d.to_string()).unwrap_or_default(),
+                    agent,
+                    c.ivr_rating.map(|r| r.to_string()).unwrap_or_default(),
+                ]));
+            }
+            if tx.send(Ok(axum::body::Bytes::from(std::mem::take(&mut chunk)))).await.is_err() {
+                return; // the client went away
+            }
+            let Some(before) = page.next else { return };
+            let mut q2 = ListQuery { before: Some(before), ..q.clone() };
+            q2.msg = None;
+            match s.contact_list(&p, filter_of(&q2, cats.as_deref(), p.user_id, &s.tz), 500).await {
+                Ok(next) => page = next,
+                Err(e) => {
+                    tracing::error!(error = %e, "contacts export failed mid-way");
+                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).into_response();
+    let h = resp.headers_mut();
+    h.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"contacts.csv\""),
+    );
+    Ok(resp)
+}
+
 async fn list_page(
     State(st): State<AppState>,
     Auth(p, ctx): Auth,
@@ -102,23 +223,8 @@ async fn list_page(
     let zh = ctx.lang == crate::i18n::Lang::Zh;
     let channels = dict(&st, &p, zh, "channel").await?;
     let categories = dict(&st, &p, zh, "category").await?;
-    let day = |d: &str, plus: i64| -> Option<jiff::Timestamp> {
-        let date: jiff::civil::Date = d.parse().ok()?;
-        let date = date.checked_add(jiff::Span::new().days(plus)).ok()?;
-        date.to_zoned(s.tz.clone()).ok().map(|z| z.timestamp())
-    };
     let cats = (!q.category.is_empty()).then(|| vec![q.category.clone()]);
-    let filter = ContactFilter {
-        agent_id: (q.mine == "1").then_some(p.user_id),
-        caller: Some(q.caller.trim()).filter(|c| !c.is_empty()),
-        categories: cats.as_deref(),
-        channel: Some(q.channel.as_str()).filter(|c| !c.is_empty()),
-        from: day(&q.from, 0),
-        to: day(&q.to, 1),
-        before: q.before,
-        ..Default::default()
-    };
-    let page = s.contact_list(&p, filter, 50).await?;
+    let page = s.contact_list(&p, filter_of(&q, cats.as_deref(), p.user_id, &s.tz), 50).await?;
     let flash = FlashQuery { msg: q.msg.clone(), err: q.err.clone(), detail: q.detail.clone() };
     let layout = Layout::new(&st, &p, &ctx, "contacts.title", &flash).await;
     let rows = page
@@ -154,6 +260,8 @@ async fn list_page(
         layout,
         rows,
         next: page.next,
+        export_url: next_query.replacen("/contacts?", "/contacts/export.csv?", 1),
+        can_export: p.has(perm::REPORT_EXPORT),
         next_query,
         channels,
         categories,

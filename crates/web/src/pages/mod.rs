@@ -38,6 +38,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/announcements"),
     ("GET", "/console"),
     ("GET", "/contacts"),
+    ("GET", "/contacts/export.csv"),
     ("GET", "/contacts/{id}"),
     ("POST", "/contacts/{id}/qa"),
     ("GET", "/campaigns"),
