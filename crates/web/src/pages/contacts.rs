@@ -164,13 +164,14 @@ async fn export(
             for v in &page.items {
                 let c = &v.contact;
                 let agent = match c.agent_id {
-                    Some(a) => {
-                        if !names.contains_key(&a) {
+                    Some(a) => match names.get(&a) {
+                        Some(n) => n.clone(),
+                        None => {
                             let n = s.user_name(a).await.ok().flatten().unwrap_or_default();
-                            names.insert(a, n);
+                            names.insert(a, n.clone());
+                            n
                         }
-                        names.get(&a).cloned().unwrap_or_default()
-                    }
+                    },
                     None => String::new(),
                 };
                 chunk.push_str(&line(vec![
