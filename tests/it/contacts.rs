@@ -68,6 +68,8 @@ backend_test!(contacts_are_recorded_with_dictionaries_and_scope, |backend| async
         .await;
     assert_eq!(r.body["customer_id"], hits.body["items"][0]["customer"]["id"]);
     assert_eq!(r.body["status"], "open");
+    let v = agent.get(&format!("/api/v1/accounts/{account}")).await;
+    assert_eq!(v.body["contacts"][0]["contact_no"], r.body["contact_no"], "the 360 view lists the account's contacts");
     // Update: the reply is recorded with its time.
     let u = agent
         .put(&format!("/api/v1/contacts/{id}"), json!({"channel": "walk_in", "caller": "13957123456", "category": "complaint", "content": "投诉", "reply": "已登记"}))

@@ -160,6 +160,8 @@ pub struct Account360 {
     /// Bills, payments, arrears, credit and tier position from the billing provider.
     pub billing: crate::billing_provider::BillingSummary,
     pub tariff_name: String,
+    /// The account's ten latest contacts (empty without `contact.read`).
+    pub contacts: Vec<crate::contacts::ContactView>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -674,7 +676,13 @@ impl Services {
         let tariff_name = billing::tariff(&mut c, &account.tariff_code).await?.map(|t| t.name).unwrap_or_default();
         drop(c);
         let billing = self.billing_summary(&account).await?;
-        Ok(Account360 { account, holder, holders, meters, readings, billing, tariff_name })
+        let contacts = if p.has(perm::CONTACT_READ) {
+            let f = waterdesk_store::contacts::ContactFilter { account_id: Some(id), ..Default::default() };
+            self.contact_list(p, f, 10).await?.items
+        } else {
+            vec![]
+        };
+        Ok(Account360 { account, holder, holders, meters, readings, billing, tariff_name, contacts })
     }
 
     /// Installs a meter on an account, optionally replacing (换表) an old one.

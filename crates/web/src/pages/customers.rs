@@ -246,31 +246,34 @@ async fn account_create(
     }
 }
 
-/// The account's ten latest contacts, for the 360 view (none without `contact.read`).
+/// The account's latest contacts as table rows, with category labels.
 async fn account_contacts(
     st: &AppState,
     p: &waterdesk_services::Principal,
-    account_id: i64,
+    contacts: &[waterdesk_services::contacts::ContactView],
     layout: &Layout,
 ) -> Result<Vec<(i64, String, String, String, String, String)>, ApiError> {
-    if !p.has(perm::CONTACT_READ) {
+    if contacts.is_empty() {
         return Ok(vec![]);
     }
-    let s = st.services();
-    let categories = s.dict_items(p, "category", true).await?;
-    let filter = waterdesk_store::contacts::ContactFilter { account_id: Some(account_id), ..Default::default() };
-    Ok(s.contact_list(p, filter, 10)
-        .await?
-        .items
-        .into_iter()
+    let categories = st.services().dict_items(p, "category", true).await?;
+    Ok(contacts
+        .iter()
         .map(|v| {
-            let c = v.contact;
+            let c = &v.contact;
             let cat = categories
                 .iter()
                 .find(|i| i.code == c.category)
                 .map(|i| if layout.lang == crate::i18n::Lang::Zh { i.label_zh.clone() } else { i.label_en.clone() })
-                .unwrap_or(c.category);
-            (c.id, c.contact_no, layout.dt(&c.started_at), cat, c.content.chars().take(60).collect(), c.status)
+                .unwrap_or_else(|| c.category.clone());
+            (
+                c.id,
+                c.contact_no.clone(),
+                layout.dt(&c.started_at),
+                cat,
+                c.content.chars().take(60).collect(),
+                c.status.clone(),
+            )
         })
         .collect())
 }
@@ -485,7 +488,7 @@ async fn account_page(
                 )
             })
             .collect(),
-        contacts: account_contacts(&st, &p, id, &layout).await?,
+        contacts: account_contacts(&st, &p, &v.contacts, &layout).await?,
         can_contacts: p.has(perm::CONTACT_READ),
         channels: PAYMENT_CHANNELS.to_vec(),
         can_bill: p.has(perm::BILLING_WRITE),
