@@ -768,7 +768,7 @@ impl Services {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (meter_id, volume, bill_id) =
-            self.reading_in(&mut tx, &account, Some(i.meter_id), read_on, i.reading, &source, now).await?;
+            self.reading_in(&mut tx, &account, i.meter_id, read_on, i.reading, &source, now).await?;
         let bill = match bill_id {
             Some(_) => billing::bills_of(&mut tx, account_id, 1).await?.into_iter().next(),
             None => None,
@@ -783,15 +783,26 @@ impl Services {
         Ok(ReadingResult { reading, bill })
     }
 
-    /// Records a checked reading on a meter of the account (its only installed meter when
-    /// `meter_id` is none) and bills the month when no bill covers it yet. Returns the
-    /// meter, the volume and the new bill. Runs inside the caller's transaction.
+    /// The account's only installed meter (a reading without a serial goes there).
+    pub(crate) async fn installed_meter(conn: &mut AnyConnection, account_id: i64) -> ServiceResult<Meter> {
+        let mut installed: Vec<Meter> =
+            repo::meters_of(conn, account_id).await?.into_iter().filter(|m| m.removed_on.is_none()).collect();
+        match installed.len() {
+            1 => Ok(installed.remove(0)),
+            0 => Err(v("meter_serial", "no_meter", "the account has no installed meter")),
+            _ => Err(v("meter_serial", "meter_ambiguous", "the account has several meters: give the serial")),
+        }
+    }
+
+    /// Records a checked reading on a meter of the account and bills the month when no bill
+    /// covers it yet. Returns the meter, the volume and the new bill. Runs inside the
+    /// caller's transaction.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn reading_in(
         &self,
         conn: &mut AnyConnection,
         account: &Account,
-        meter_id: Option<i64>,
+        meter_id: i64,
         read_on: jiff::civil::Date,
         reading: i64,
         source: &str,
@@ -801,27 +812,10 @@ impl Services {
         if reading < 0 {
             return Err(v("reading", "negative_reading", "a meter reading cannot be negative"));
         }
-        let meter = match meter_id {
-            Some(id) => repo::get_meter(conn, id)
-                .await?
-                .filter(|m| m.account_id == account_id)
-                .ok_or_else(|| v("meter_id", "unknown_meter", "no such meter on this account"))?,
-            None => {
-                let mut installed: Vec<Meter> =
-                    repo::meters_of(conn, account_id).await?.into_iter().filter(|m| m.removed_on.is_none()).collect();
-                match installed.len() {
-                    1 => installed.remove(0),
-                    0 => return Err(v("meter_serial", "no_meter", "the account has no installed meter")),
-                    _ => {
-                        return Err(v(
-                            "meter_serial",
-                            "meter_ambiguous",
-                            "the account has several meters: give the serial",
-                        ));
-                    }
-                }
-            }
-        };
+        let meter = repo::get_meter(conn, meter_id)
+            .await?
+            .filter(|m| m.account_id == account_id)
+            .ok_or_else(|| v("meter_id", "unknown_meter", "no such meter on this account"))?;
         if meter.removed_on.is_some() {
             return Err(v("meter_id", "meter_removed", "this meter has been replaced"));
         }

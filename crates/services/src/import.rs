@@ -1038,30 +1038,7 @@ impl Services {
                 };
                 let meter_id = match meter_id {
                     Some(id) => id,
-                    None => {
-                        let installed: Vec<_> = repo::meters_of(tx, account.id)
-                            .await?
-                            .into_iter()
-                            .filter(|m| m.removed_on.is_none())
-                            .collect();
-                        match installed.as_slice() {
-                            [m] => m.id,
-                            [] => {
-                                return Err(ServiceError::validation(
-                                    "meter_serial",
-                                    "no_meter",
-                                    "the account has no installed meter",
-                                ));
-                            }
-                            _ => {
-                                return Err(ServiceError::validation(
-                                    "meter_serial",
-                                    "meter_ambiguous",
-                                    "the account has several meters: give the serial",
-                                ));
-                            }
-                        }
-                    }
+                    None => Self::installed_meter(tx, account.id).await?.id,
                 };
                 match repo::reading_on(tx, meter_id, &read_on.to_string()).await? {
                     Some(r) if r == *reading => return Ok(Outcome::Unchanged),
@@ -1074,7 +1051,7 @@ impl Services {
                     }
                     None => {}
                 }
-                self.reading_in(tx, &account, Some(meter_id), *read_on, *reading, source, now).await?;
+                self.reading_in(tx, &account, meter_id, *read_on, *reading, source, now).await?;
                 Ok(Outcome::Created)
             }
             Op::Bill { account_no, period, read_from, read_to, volume, water_fen, sewage_fen, paid_fen, due_on } => {
