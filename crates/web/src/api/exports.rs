@@ -26,7 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const PAGE: i64 = 5_000;
 
-fn line(cells: &[String]) -> String {
+/// One CSV line (RFC 4180, formula-safe cells, CRLF).
+pub(crate) fn line(cells: &[String]) -> String {
     let mut s = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
     s.push_str("\r\n");
     s
@@ -92,7 +93,8 @@ async fn export_csv(
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Response {
+/// A download response.
+pub(crate) fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

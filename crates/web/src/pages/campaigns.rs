@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use waterdesk_services::campaigns::{CampaignInput, CampaignView};
 use waterdesk_store::campaigns::{Campaign, Target};
 
-use super::{FlashQuery, Layout, RawForm, after_form, html};
+use super::{Choice, FlashQuery, Layout, RawForm, after_form, dict_choices, html};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 pub struct ListPage {
     layout: Layout,
     campaigns: Vec<CampaignView>,
-    categories: Vec<(String, String)>,
+    categories: Vec<Choice>,
 }
 
 async fn list_page(
@@ -42,13 +42,7 @@ async fn list_page(
 ) -> Result<Response, ApiError> {
     let s = st.services();
     let campaigns = s.campaign_list(&p).await?;
-    let zh = ctx.lang == crate::i18n::Lang::Zh;
-    let categories = s
-        .dict_items(&p, "category", false)
-        .await?
-        .into_iter()
-        .map(|i| (i.code, if zh || i.label_en.is_empty() { i.label_zh } else { i.label_en }))
-        .collect();
+    let categories = dict_choices(&st, &p, ctx.lang, "category", false).await?;
     let layout = Layout::new(&st, &p, &ctx, "camp.title", &f).await;
     Ok(html(&ListPage { layout, campaigns, categories }))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use waterdesk_domain::permissions::perm;
@@ -14,8 +14,8 @@ use waterdesk_services::campaigns::ReviewInput;
 use waterdesk_store::campaigns::Sheet;
 use waterdesk_store::contacts::{Contact, ContactFilter};
 
-use super::console::Choice;
-use super::{FlashQuery, Layout, RawForm, after_form, html};
+use super::{Choice, FlashQuery, Layout, RawForm, after_form, choice_label, dict_choices, html};
+use crate::api::exports::{attachment, line};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -49,17 +49,34 @@ pub struct ListQuery {
     detail: Option<String>,
 }
 
+/// A contact as a table row (contacts list, console, account 360 view).
 pub struct Row {
-    id: i64,
-    no: String,
-    time: String,
-    channel: String,
-    category: String,
-    caller: String,
-    content: String,
-    status: String,
-    duration: String,
-    ivr: String,
+    pub id: i64,
+    pub no: String,
+    pub time: String,
+    pub channel: String,
+    pub category: String,
+    pub caller: String,
+    /// The first `width` characters of the content.
+    pub content: String,
+    pub status: String,
+    pub duration: String,
+    pub ivr: String,
+}
+
+pub fn contact_row(layout: &Layout, channels: &[Choice], categories: &[Choice], c: Contact, width: usize) -> Row {
+    Row {
+        id: c.id,
+        time: layout.dt(&c.started_at),
+        channel: choice_label(channels, &c.channel),
+        category: choice_label(categories, &c.category),
+        caller: c.caller,
+        content: c.content.chars().take(width).collect(),
+        status: c.status,
+        duration: c.duration_s.map(|d| format!("{d} s")).unwrap_or_default(),
+        ivr: c.ivr_rating.map(|r| r.to_string()).unwrap_or_default(),
+        no: c.contact_no,
+    }
 }
 
 #[derive(Template)]
@@ -79,20 +96,6 @@ pub struct ListPage {
     f_channel: String,
     f_caller: String,
     f_mine: bool,
-}
-
-async fn dict(st: &AppState, p: &waterdesk_services::Principal, zh: bool, code: &str) -> Result<Vec<Choice>, ApiError> {
-    Ok(st
-        .services()
-        .dict_items(p, code, true)
-        .await?
-        .into_iter()
-        .map(|i| (i.code, if zh || i.label_en.is_empty() { i.label_zh } else { i.label_en }))
-        .collect())
-}
-
-fn label(list: &[Choice], code: &str) -> String {
-    list.iter().find(|(c, _)| c == code).map(|(_, l)| l.clone()).unwrap_or_else(|| code.to_string())
 }
 
 /// The list's filters as a store filter (dates are local days, `to` inclusive).
@@ -127,9 +130,8 @@ async fn export(
 ) -> Result<Response, ApiError> {
     p.require(perm::REPORT_EXPORT)?;
     let s = st.services().clone();
-    let zh = ctx.lang == crate::i18n::Lang::Zh;
-    let channels = dict(&st, &p, zh, "channel").await?;
-    let categories = dict(&st, &p, zh, "category").await?;
+    let channels = dict_choices(&st, &p, ctx.lang, "channel", true).await?;
+    let categories = dict_choices(&st, &p, ctx.lang, "category", true).await?;
     let cats = (!q.category.is_empty()).then(|| vec![q.category.clone()]);
     let first = s.contact_list(&p, filter_of(&q, cats.as_deref(), p.user_id, &s.tz), 500).await?;
     let l = ctx.lang;
@@ -151,14 +153,9 @@ async fn export(
     .collect();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
-        let line = |cells: Vec<String>| -> String {
-            let mut s = cells.iter().map(|c| super::csv_cell(c)).collect::<Vec<_>>().join(",");
-            s.push_str("\r\n");
-            s
-        };
         let mut names: BTreeMap<i64, String> = BTreeMap::new();
         let mut chunk = String::from("\u{feff}");
-        chunk.push_str(&line(header));
+        chunk.push_str(&line(&header));
         let mut page = first;
         loop {
             for v in &page.items {
@@ -174,11 +171,11 @@ async fn export(
                     },
                     None => String::new(),
                 };
-                chunk.push_str(&line(vec![
+                chunk.push_str(&line(&[
                     c.contact_no.clone(),
                     super::fmt_local(c.started_at, &s.tz),
-                    label(&channels, &c.channel),
-                    if c.category.is_empty() { String::new() } else { label(&categories, &c.category) },
+                    choice_label(&channels, &c.channel),
+                    choice_label(&categories, &c.category),
                     c.caller.clone(),
                     c.content.clone(),
                     c.reply.clone(),
@@ -192,8 +189,7 @@ async fn export(
                 return; // the client went away
             }
             let Some(before) = page.next else { return };
-            let mut q2 = ListQuery { before: Some(before), ..q.clone() };
-            q2.msg = None;
+            let q2 = ListQuery { before: Some(before), ..q.clone() };
             match s.contact_list(&p, filter_of(&q2, cats.as_deref(), p.user_id, &s.tz), 500).await {
                 Ok(next) => page = next,
                 Err(e) => {
@@ -204,14 +200,8 @@ async fn export(
             }
         }
     });
-    let mut resp = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)).into_response();
-    let h = resp.headers_mut();
-    h.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/csv; charset=utf-8"));
-    h.insert(
-        axum::http::header::CONTENT_DISPOSITION,
-        axum::http::HeaderValue::from_static("attachment; filename=\"contacts.csv\""),
-    );
-    Ok(resp)
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(attachment(body, "text/csv; charset=utf-8", "contacts.csv"))
 }
 
 async fn list_page(
@@ -221,32 +211,13 @@ async fn list_page(
 ) -> Result<Response, ApiError> {
     p.require(perm::CONTACT_READ)?;
     let s = st.services();
-    let zh = ctx.lang == crate::i18n::Lang::Zh;
-    let channels = dict(&st, &p, zh, "channel").await?;
-    let categories = dict(&st, &p, zh, "category").await?;
+    let channels = dict_choices(&st, &p, ctx.lang, "channel", true).await?;
+    let categories = dict_choices(&st, &p, ctx.lang, "category", true).await?;
     let cats = (!q.category.is_empty()).then(|| vec![q.category.clone()]);
     let page = s.contact_list(&p, filter_of(&q, cats.as_deref(), p.user_id, &s.tz), 50).await?;
     let flash = FlashQuery { msg: q.msg.clone(), err: q.err.clone(), detail: q.detail.clone() };
     let layout = Layout::new(&st, &p, &ctx, "contacts.title", &flash).await;
-    let rows = page
-        .items
-        .into_iter()
-        .map(|v| {
-            let c = v.contact;
-            Row {
-                id: c.id,
-                time: layout.dt(&c.started_at),
-                channel: label(&channels, &c.channel),
-                category: if c.category.is_empty() { String::new() } else { label(&categories, &c.category) },
-                caller: c.caller,
-                content: c.content.chars().take(80).collect(),
-                status: c.status,
-                duration: c.duration_s.map(|d| format!("{d} s")).unwrap_or_default(),
-                ivr: c.ivr_rating.map(|r| r.to_string()).unwrap_or_default(),
-                no: c.contact_no,
-            }
-        })
-        .collect();
+    let rows = page.items.into_iter().map(|v| contact_row(&layout, &channels, &categories, v.contact, 80)).collect();
     let enc = |s: &str| urlencoding::encode(s).into_owned();
     let next_query = format!(
         "/contacts?from={}&to={}&category={}&channel={}&caller={}&mine={}",
@@ -296,10 +267,11 @@ async fn detail_page(
 ) -> Result<Response, ApiError> {
     let s = st.services();
     let c = s.contact_get(&p, id).await?.contact;
-    let zh = ctx.lang == crate::i18n::Lang::Zh;
-    let channel = label(&dict(&st, &p, zh, "channel").await?, &c.channel);
-    let category =
-        if c.category.is_empty() { String::new() } else { label(&dict(&st, &p, zh, "category").await?, &c.category) };
+    let channel = choice_label(&dict_choices(&st, &p, ctx.lang, "channel", true).await?, &c.channel);
+    let category = match c.category.as_str() {
+        "" => String::new(),
+        code => choice_label(&dict_choices(&st, &p, ctx.lang, "category", true).await?, code),
+    };
     let agent = match c.agent_id {
         Some(a) => s.user_name(a).await?.unwrap_or_default(),
         None => String::new(),

@@ -246,36 +246,19 @@ async fn account_create(
     }
 }
 
-/// The account's latest contacts as table rows, with category labels.
+/// The account's latest contacts as table rows.
 async fn account_contacts(
     st: &AppState,
     p: &waterdesk_services::Principal,
     contacts: &[waterdesk_services::contacts::ContactView],
     layout: &Layout,
-) -> Result<Vec<(i64, String, String, String, String, String)>, ApiError> {
+) -> Result<Vec<super::contacts::Row>, ApiError> {
     if contacts.is_empty() {
         return Ok(vec![]);
     }
-    let categories = st.services().dict_items(p, "category", true).await?;
-    Ok(contacts
-        .iter()
-        .map(|v| {
-            let c = &v.contact;
-            let cat = categories
-                .iter()
-                .find(|i| i.code == c.category)
-                .map(|i| if layout.lang == crate::i18n::Lang::Zh { i.label_zh.clone() } else { i.label_en.clone() })
-                .unwrap_or_else(|| c.category.clone());
-            (
-                c.id,
-                c.contact_no.clone(),
-                layout.dt(&c.started_at),
-                cat,
-                c.content.chars().take(60).collect(),
-                c.status.clone(),
-            )
-        })
-        .collect())
+    // The 360 table shows no channel: only the categories are looked up.
+    let categories = super::dict_choices(st, p, layout.lang, "category", true).await?;
+    Ok(contacts.iter().map(|v| super::contacts::contact_row(layout, &[], &categories, v.contact.clone(), 60)).collect())
 }
 
 /// Edits an account from its page: address, category, status, tariff, or a change of
@@ -380,8 +363,8 @@ pub struct AccountPage {
     meters: Vec<Meter>,
     current_meter: i64,
     holders: Vec<(String, String, String, String)>,
-    /// The account's recent contacts: (id, number, time, category, content, status).
-    contacts: Vec<(i64, String, String, String, String, String)>,
+    /// The account's recent contacts.
+    contacts: Vec<super::contacts::Row>,
     can_contacts: bool,
     channels: Vec<&'static str>,
     can_bill: bool,

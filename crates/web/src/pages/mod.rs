@@ -354,6 +354,34 @@ impl ErrorPage {
     }
 }
 
+/// A dictionary item for selects and tables: (code, label in the page's language).
+pub type Choice = (String, String);
+
+/// A dictionary's items as choices, labelled in `lang` (Chinese when there is no English).
+pub async fn dict_choices(
+    st: &AppState,
+    p: &Principal,
+    lang: Lang,
+    dict: &str,
+    include_disabled: bool,
+) -> Result<Vec<Choice>, ApiError> {
+    Ok(st
+        .services()
+        .dict_items(p, dict, include_disabled)
+        .await?
+        .into_iter()
+        .map(|i| (i.code, if lang == Lang::Zh || i.label_en.is_empty() { i.label_zh } else { i.label_en }))
+        .collect())
+}
+
+/// The label of a code (the code itself when the dictionary does not know it; empty for empty).
+pub fn choice_label(list: &[Choice], code: &str) -> String {
+    if code.is_empty() {
+        return String::new();
+    }
+    list.iter().find(|(c, _)| c == code).map(|(_, l)| l.clone()).unwrap_or_else(|| code.to_string())
+}
+
 /// A CSV download: UTF-8 with BOM (so Excel shows Chinese correctly), RFC 4180 quoting,
 /// and cells that a spreadsheet would run as formulas neutralised with a leading `'`.
 pub fn csv_response(filename: &str, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Response {
