@@ -49,6 +49,52 @@ backend_test!(numbers_are_unique_under_concurrency, |backend| async move {
     app.stop().await;
 });
 
+// Group commit (R-SYS-06, R-CALL-02): concurrent writes share transactions, a failing
+// write is rolled back alone, and the others keep their numbers, gap-free.
+backend_test!(group_commit_isolates_failing_writes, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services().clone();
+    let now = jiff::Timestamp::now();
+    let mut tasks = Vec::new();
+    for i in 0..200_i64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let tz = s.tz.clone();
+            s.db.grouped(move |tx| {
+                Box::pin(async move {
+                    let n = waterdesk_store::numbers::allocate(tx, NumberKind::WorkOrder, now, &tz).await?;
+                    waterdesk_store::events::insert(tx, "group.test", &format!("n:{i}"), &serde_json::json!({}), now)
+                        .await?;
+                    if i % 7 == 3 {
+                        // Fails after writing: its number and its event must vanish.
+                        return Err(waterdesk_store::StoreError::NotFound);
+                    }
+                    Ok(n.seq)
+                })
+            })
+            .await
+        }));
+    }
+    let mut seqs = Vec::new();
+    let mut failed = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.expect("task") {
+            Ok(seq) => seqs.push(seq),
+            Err(waterdesk_store::StoreError::NotFound) if i % 7 == 3 => failed += 1,
+            Err(e) => panic!("write {i}: {e}"),
+        }
+    }
+    seqs.sort();
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(seqs, expected, "committed writes hold numbers 1..n without gaps or repeats");
+    assert_eq!(failed, 200 / 7 + 1);
+    let mut c = s.db.read().await.unwrap();
+    let events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'group.test'").fetch_one(&mut *c).await.unwrap();
+    assert_eq!(events, seqs.len() as i64, "the failed writes left no events");
+    app.stop().await;
+});
+
 // A rolled-back transaction leaves nothing behind (R-SYS-06).
 backend_test!(rollback_leaves_nothing, |backend| async move {
     let app = TestApp::spawn(backend).await;
@@ -85,4 +131,25 @@ async fn unknown_and_unreachable_databases_are_clear_errors() {
     let opts = waterdesk_store::DbOptions { acquire_timeout: std::time::Duration::from_secs(3), ..Default::default() };
     let e = waterdesk_store::Db::connect("postgres://nobody:pw@127.0.0.1:1/none", &opts).await.unwrap_err();
     assert!(e.to_string().contains("cannot connect"), "{e}");
+}
+
+// Two replicas starting at once against a fresh PostgreSQL database (R-OPS-05): the
+// migrations run once, neither start-up fails on the catalogue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_migrate_together_on_postgres() {
+    if !crate::helpers::postgres_enabled() {
+        crate::helpers::skip("storage::replicas_migrate_together_on_postgres: WATERDESK_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let url = crate::helpers::fresh_postgres().await;
+    let opts = waterdesk_store::DbOptions::default();
+    let a = waterdesk_store::Db::connect(&url, &opts).await.unwrap();
+    let b = waterdesk_store::Db::connect(&url, &opts).await.unwrap();
+    let (ra, rb) = tokio::join!(waterdesk_store::migrate::run(&a), waterdesk_store::migrate::run(&b));
+    let (ra, rb) = (ra.expect("first replica"), rb.expect("second replica"));
+    let n = waterdesk_store::migrate::MIGRATIONS.len();
+    assert_eq!(ra.applied.len() + rb.applied.len(), n, "each migration applied exactly once");
+    assert_eq!(ra.already + rb.already, n);
+    a.close().await;
+    b.close().await;
 }

@@ -40,7 +40,13 @@ impl AuditCtx {
         self.with_user(Some(p.user_id), &p.username, Some(p.unit_id))
     }
 
-    fn entry(&self, event_type: &str, outcome: &str, status: i64, params: serde_json::Value) -> NewAuditEntry {
+    pub(crate) fn entry(
+        &self,
+        event_type: &str,
+        outcome: &str,
+        status: i64,
+        params: serde_json::Value,
+    ) -> NewAuditEntry {
         NewAuditEntry {
             event_type: event_type.to_string(),
             user_id: self.user_id,

@@ -329,8 +329,8 @@ impl Services {
         if user.disabled {
             return Err(ServiceError::AccountDisabled);
         }
-        let roles = users::role_codes(conn, user.id).await?;
-        let permissions: BTreeSet<String> = users::permissions(conn, user.id).await?.into_iter().collect();
+        let (roles, permissions) = users::grants(conn, user.id).await?;
+        let permissions: BTreeSet<String> = permissions.into_iter().collect();
         let now = self.now();
         let policy = self.auth.password_policy();
         let mut p = Principal {

@@ -98,6 +98,7 @@ pub struct ContactFields<'a> {
     pub reply: &'a str,
 }
 
+/// Inserts a contact and returns it as stored.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -110,35 +111,40 @@ pub async fn insert(
     called: &str,
     started_at: jiff::Timestamp,
     now: jiff::Timestamp,
-) -> StoreResult<i64> {
+) -> StoreResult<Contact> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO contacts (contact_no, channel, direction, source, status, caller, called, customer_id,
+                account_id, agent_id, unit_id, category, content, address, reply, replied_at, call_id, started_at,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+             RETURNING {COLS}"
+        )
+    });
     let replied_at = (!f.reply.is_empty()).then(|| t(now));
-    let row = sqlx::query(
-        "INSERT INTO contacts (contact_no, channel, direction, source, status, caller, called, customer_id, account_id,
-            agent_id, unit_id, category, content, address, reply, replied_at, call_id, started_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) RETURNING id",
-    )
-    .bind(contact_no)
-    .bind(f.channel)
-    .bind(f.direction)
-    .bind(f.source)
-    .bind(status)
-    .bind(f.caller)
-    .bind(called)
-    .bind(f.customer_id)
-    .bind(f.account_id)
-    .bind(agent_id)
-    .bind(unit_id)
-    .bind(f.category)
-    .bind(f.content)
-    .bind(f.address)
-    .bind(f.reply)
-    .bind(replied_at)
-    .bind(call_id)
-    .bind(t(started_at))
-    .bind(t(now))
-    .fetch_one(conn)
-    .await?;
-    Ok(row.try_get("id")?)
+    let row = sqlx::query(SQL.as_str())
+        .bind(contact_no)
+        .bind(f.channel)
+        .bind(f.direction)
+        .bind(f.source)
+        .bind(status)
+        .bind(f.caller)
+        .bind(called)
+        .bind(f.customer_id)
+        .bind(f.account_id)
+        .bind(agent_id)
+        .bind(unit_id)
+        .bind(f.category)
+        .bind(f.content)
+        .bind(f.address)
+        .bind(f.reply)
+        .bind(replied_at)
+        .bind(call_id)
+        .bind(t(started_at))
+        .bind(t(now))
+        .fetch_one(conn)
+        .await?;
+    contact(&row)
 }
 
 /// Records what the agent entered; the contact leaves `draft`.

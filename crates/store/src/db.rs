@@ -79,6 +79,7 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     url: String,
+    pub(crate) group: crate::group::GroupCommit,
 }
 
 impl Db {
@@ -113,7 +114,7 @@ impl Db {
                 };
                 let write = pool(1).connect_with(options.clone()).await.map_err(connect_err)?;
                 let read = pool(opts.max_connections.max(2)).connect_with(options).await.map_err(connect_err)?;
-                Ok(Db { backend, read, write, url: redact_url(&url) })
+                Ok(Db { backend, read, write, url: redact_url(&url), group: Default::default() })
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url).map_err(connect_err)?;
@@ -123,7 +124,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
-                Ok(Db { backend, read: pool.clone(), write: pool, url: redact_url(url) })
+                Ok(Db { backend, read: pool.clone(), write: pool, url: redact_url(url), group: Default::default() })
             }
         }
     }

@@ -166,3 +166,30 @@ pub async fn items(conn: &mut AnyConnection, dict: &str, include_disabled: bool)
     .await?;
     rows.iter().map(item_from_row).collect()
 }
+
+/// Which of the `(dictionary, code)` pairs name an enabled item, in one query.
+pub async fn enabled_pairs(conn: &mut AnyConnection, pairs: &[(&str, &str)]) -> StoreResult<Vec<bool>> {
+    if pairs.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = String::from("SELECT dict_code, code FROM dict_items WHERE enabled = 1 AND (");
+    for i in 0..pairs.len() {
+        if i > 0 {
+            sql.push_str(" OR ");
+        }
+        sql.push_str(&format!("(dict_code = ${} AND code = ${})", 2 * i + 1, 2 * i + 2));
+    }
+    sql.push(')');
+    // Only placeholders are spliced in: the values are bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (d, c) in pairs {
+        q = q.bind(*d).bind(*c);
+    }
+    let found: Vec<(String, String)> = q
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("dict_code")?, r.try_get("code")?)))
+        .collect::<StoreResult<_>>()?;
+    Ok(pairs.iter().map(|(d, c)| found.iter().any(|(fd, fc)| fd == d && fc == c)).collect())
+}

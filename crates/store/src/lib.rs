@@ -18,6 +18,7 @@ pub mod dialect;
 pub mod dicts;
 pub mod error;
 pub mod events;
+mod group;
 pub mod imports;
 pub mod jobs;
 pub mod migrate;

@@ -62,6 +62,7 @@ fn statements(script: &str) -> Vec<String> {
 /// Applies every pending migration.
 pub async fn run(db: &Db) -> StoreResult<MigrationReport> {
     let mut tx = db.begin().await?;
+    serialise(db, &mut tx).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version BIGINT PRIMARY KEY,
@@ -77,6 +78,7 @@ pub async fn run(db: &Db) -> StoreResult<MigrationReport> {
     let mut report = MigrationReport::default();
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
+        serialise(db, &mut tx).await?;
         let existing = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
             .bind(m.version)
             .fetch_optional(&mut *tx)
@@ -114,6 +116,17 @@ pub async fn run(db: &Db) -> StoreResult<MigrationReport> {
         report.applied.push(m.version);
     }
     Ok(report)
+}
+
+/// Replicas starting together against one PostgreSQL database take turns: each migration
+/// transaction holds an advisory lock, so the second finds the work done instead of
+/// colliding on the catalogue. (SQLite's single writer already serialises them.)
+async fn serialise(db: &Db, tx: &mut crate::Tx) -> StoreResult<()> {
+    if db.backend() == crate::Backend::Postgres {
+        // "waterdesk" as a number: the lock's key, private to this application.
+        sqlx::query("SELECT pg_advisory_xact_lock(7761114130000001)").execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -329,6 +329,28 @@ pub async fn permissions(conn: &mut AnyConnection, user_id: i64) -> StoreResult<
     rows.iter().map(|r| Ok(r.try_get("permission")?)).collect()
 }
 
+/// The user's role codes and the union of their permissions, in one query (sign-in and
+/// every authenticated request need both).
+pub async fn grants(conn: &mut AnyConnection, user_id: i64) -> StoreResult<(Vec<String>, Vec<String>)> {
+    let rows = sqlx::query(
+        "SELECT 'r' AS kind, r.code AS code FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1
+         UNION
+         SELECT 'p' AS kind, rp.permission AS code FROM user_roles ur
+         JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1
+         ORDER BY kind, code",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    let (mut roles, mut permissions) = (Vec::new(), Vec::new());
+    for r in &rows {
+        let kind: String = r.try_get("kind")?;
+        let code: String = r.try_get("code")?;
+        if kind == "r" { roles.push(code) } else { permissions.push(code) }
+    }
+    Ok((roles, permissions))
+}
+
 /// Enabled users holding a permission through their roles: (id, display name), by name.
 pub async fn with_permission(conn: &mut AnyConnection, permission: &str) -> StoreResult<Vec<(i64, String)>> {
     let rows = sqlx::query(
