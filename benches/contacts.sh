@@ -23,7 +23,7 @@ if [ "$BACKEND" = postgres ]; then
 fi
 "$BIN" --data-dir "$DIR" serve --demo --bind "127.0.0.1:$PORT" > "$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; cp $WORK/server.log /tmp/last-server.log; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 600); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
 if ! "$BIN" --data-dir "$DIR" user create --username bench.agent --roles agent --unit root --password 'Bench-agent-2026' >/dev/null 2>&1; then
   "$BIN" --data-dir "$DIR" user reset-password --username bench.agent --password 'Bench-agent-2026' >/dev/null
@@ -42,7 +42,8 @@ echo "-- CTI ringing → SSE, 300 events at 20/s, idle server"
 python3 benches/cti_latency.py "$BASE" "$TOKEN" "$WATERDESK_CTI__SECRET" 9001 300 20
 echo "-- CTI ringing → SSE, 300 events at 20/s, while 32 clients register contacts"
 WD_TOKEN="$TOKEN" wrk -t1 -c32 -d25s -s benches/contact.lua "$BASE/api/v1/contacts" > "$WORK/wrk2.log" 2>&1 &
+LOAD=$!
 sleep 2
 python3 benches/cti_latency.py "$BASE" "$TOKEN" "$WATERDESK_CTI__SECRET" 9001 300 20
-wait
+wait "$LOAD"
 grep -i "panic\| ERROR" "$WORK/server.log" | head -5 || true

@@ -61,6 +61,7 @@ backend_test!(group_commit_isolates_failing_writes, |backend| async move {
         tasks.push(tokio::spawn(async move {
             let tz = s.tz.clone();
             s.db.grouped(move |tx| {
+                let tz = tz.clone();
                 Box::pin(async move {
                     let n = waterdesk_store::numbers::allocate(tx, NumberKind::WorkOrder, now, &tz).await?;
                     waterdesk_store::events::insert(tx, "group.test", &format!("n:{i}"), &serde_json::json!({}), now)

@@ -222,15 +222,16 @@ impl Services {
         p.require(perm::CONTACT_WRITE)?;
         let f = self.check_contact(p, i).await?;
         let now = self.now();
-        let tz = self.tz.clone();
         let (user_id, unit_id) = (p.user_id, p.unit_id);
-        let audit = ctx.clone().for_principal(p);
+        let shared = std::sync::Arc::new((f, self.tz.clone(), ctx.clone().for_principal(p)));
         // Registrations are the hotline's most frequent write: they share commits.
         let c = self
             .db
             .grouped(move |tx| {
+                let shared = shared.clone();
                 Box::pin(async move {
-                    let no = numbers::allocate(tx, NumberKind::Contact, now, &tz).await?.to_string();
+                    let (f, tz, audit) = &*shared;
+                    let no = numbers::allocate(tx, NumberKind::Contact, now, tz).await?.to_string();
                     let status = if f.reply.is_empty() { "open" } else { "replied" };
                     let c =
                         repo::insert(tx, &no, &f.fields(), status, Some(user_id), unit_id, None, "", now, now).await?;

@@ -71,27 +71,36 @@ pub async fn append(conn: &mut AnyConnection, e: &NewAuditEntry, now: jiff::Time
         status: e.status,
     };
     let hash = chain_hash(&prev, &content);
-    sqlx::query(
-        "INSERT INTO audit_log (seq, occurred_at, event_type, user_id, username, unit_id, ip, method, path, params,
-            outcome, status, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(seq)
-    .bind(&now_s)
-    .bind(&e.event_type)
-    .bind(e.user_id)
-    .bind(&e.username)
-    .bind(e.unit_id)
-    .bind(&e.ip)
-    .bind(&e.method)
-    .bind(&e.path)
-    .bind(&e.params)
-    .bind(&e.outcome)
-    .bind(e.status)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *conn).await?;
+    const INSERT: &str = "INSERT INTO audit_log (seq, occurred_at, event_type, user_id, username, unit_id, ip, method,
+        path, params, outcome, status, prev_hash, hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    // PostgreSQL moves the head in the same statement (one round trip less on the
+    // hottest path: every audited write); SQLite has no data-modifying CTEs.
+    const INSERT_AND_MOVE_HEAD: &str = "WITH entry AS (INSERT INTO audit_log (seq, occurred_at, event_type, user_id,
+        username, unit_id, ip, method, path, params, outcome, status, prev_hash, hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))
+        UPDATE audit_head SET hash = $14 WHERE id = 1";
+    let pg = conn.backend_name() == "PostgreSQL";
+    sqlx::query(if pg { INSERT_AND_MOVE_HEAD } else { INSERT })
+        .bind(seq)
+        .bind(&now_s)
+        .bind(&e.event_type)
+        .bind(e.user_id)
+        .bind(&e.username)
+        .bind(e.unit_id)
+        .bind(&e.ip)
+        .bind(&e.method)
+        .bind(&e.path)
+        .bind(&e.params)
+        .bind(&e.outcome)
+        .bind(e.status)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *conn)
+        .await?;
+    if !pg {
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *conn).await?;
+    }
     Ok(seq)
 }
 

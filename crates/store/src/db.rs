@@ -78,6 +78,8 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// The group-commit task's own connection (PostgreSQL; on SQLite it is the writer).
+    grouped: AnyPool,
     url: String,
     pub(crate) group: crate::group::GroupCommit,
 }
@@ -114,17 +116,37 @@ impl Db {
                 };
                 let write = pool(1).connect_with(options.clone()).await.map_err(connect_err)?;
                 let read = pool(opts.max_connections.max(2)).connect_with(options).await.map_err(connect_err)?;
-                Ok(Db { backend, read, write, url: redact_url(&url), group: Default::default() })
+                Ok(Db {
+                    backend,
+                    read,
+                    grouped: write.clone(),
+                    write,
+                    url: redact_url(&url),
+                    group: Default::default(),
+                })
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url).map_err(connect_err)?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await
                     .map_err(connect_err)?;
-                Ok(Db { backend, read: pool.clone(), write: pool, url: redact_url(url), group: Default::default() })
+                // Group commits must not queue behind the readers for a connection.
+                let grouped = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(options);
+                Ok(Db {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                    grouped,
+                    url: redact_url(url),
+                    group: Default::default(),
+                })
             }
         }
     }
@@ -151,6 +173,16 @@ impl Db {
     /// Opens a write transaction. Every multi-row write goes through one of these.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(self.write.begin_with(dialect::begin_write(self.backend)).await?)
+    }
+
+    /// This handle without the group-commit queue (the group-commit task's own).
+    pub(crate) fn without_group(&self) -> Db {
+        Db { group: Default::default(), ..self.clone() }
+    }
+
+    /// Opens the transaction of a group commit (see [`Db::grouped`]).
+    pub(crate) async fn begin_grouped(&self) -> StoreResult<Tx> {
+        Ok(self.grouped.begin_with(dialect::begin_write(self.backend)).await?)
     }
 
     /// Runs `f` in a write transaction, committing on `Ok` and rolling back on `Err`.
@@ -181,8 +213,10 @@ impl Db {
 
     /// Closes the pools.
     pub async fn close(&self) {
+        self.group.close();
         self.read.close().await;
         self.write.close().await;
+        self.grouped.close().await;
     }
 }
 
