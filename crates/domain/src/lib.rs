@@ -14,5 +14,6 @@ pub mod phone;
 pub mod tariff;
 pub mod time;
 pub mod username;
+pub mod workflow;
 
 pub use permissions::{BuiltinRole, Permission};
