@@ -11,6 +11,7 @@ pub mod numbering;
 pub mod password;
 pub mod permissions;
 pub mod phone;
+pub mod sla;
 pub mod tariff;
 pub mod time;
 pub mod username;
