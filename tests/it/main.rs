@@ -19,4 +19,5 @@ mod contacts;
 mod customers;
 mod events;
 mod jobs;
+mod orders;
 mod storage;

@@ -190,6 +190,7 @@ impl Services {
             let def = serde_json::to_string(&tariff).map_err(|e| ServiceError::Internal(e.to_string()))?;
             waterdesk_store::billing::ensure_tariff(&mut tx, code, zh, en, &def, now).await?;
         }
+        self.ensure_standard_order_types(&mut tx).await?;
         if waterdesk_store::campaigns::sheets(&mut tx).await?.is_empty() {
             let (name, items) = crate::campaigns::default_sheet();
             waterdesk_store::campaigns::sheet_insert(&mut tx, name, &items, now).await?;

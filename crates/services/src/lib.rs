@@ -20,6 +20,7 @@ pub mod events;
 pub mod import;
 pub mod import_runs;
 mod input;
+pub mod orders;
 pub mod overview;
 pub mod principal;
 pub mod seed;

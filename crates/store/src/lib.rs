@@ -23,6 +23,7 @@ pub mod imports;
 pub mod jobs;
 pub mod migrate;
 pub mod numbers;
+pub mod orders;
 pub mod params;
 pub mod roles;
 pub mod sessions;
