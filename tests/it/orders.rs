@@ -5,7 +5,7 @@ use waterdesk_domain::permissions::perm;
 use waterdesk_domain::workflow::{Action, State, Workflow};
 use waterdesk_services::ServiceError;
 use waterdesk_services::audit::AuditCtx;
-use waterdesk_services::orders::{OrderTypeInput, default_targets_by_level};
+use waterdesk_services::orders::{ActInput, OrderInput, OrderTypeInput, default_targets_by_level};
 
 use crate::backend_test;
 use crate::helpers::TestApp;
@@ -88,5 +88,201 @@ backend_test!(standard_order_types_and_their_checks, |backend| async move {
     agent.permissions = [perm::ORDER_READ.to_string()].into_iter().collect();
     let e = s.order_type_update(&agent, "repair", &input(original), &ctx).await.unwrap_err();
     assert!(matches!(e, ServiceError::Forbidden { .. }), "{e:?}");
+    app.stop().await;
+});
+
+/// A demo user as the services see them after sign-in.
+async fn as_user(app: &TestApp, username: &str) -> waterdesk_services::Principal {
+    let s = app.services();
+    let mut c = s.db.read().await.unwrap();
+    let u = waterdesk_store::users::get_by_username(&mut c, username).await.unwrap().expect(username);
+    let (roles, perms) = waterdesk_store::users::grants(&mut c, u.id).await.unwrap();
+    let mut p = waterdesk_services::Principal::system();
+    (p.user_id, p.unit_id, p.username, p.data_scope) = (u.id, u.unit_id, u.username, u.data_scope);
+    p.roles = roles;
+    p.permissions = perms.into_iter().collect();
+    p
+}
+
+fn act(version: i64, fields: &[(&str, &str)]) -> ActInput {
+    ActInput {
+        version,
+        fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Default::default()
+    }
+}
+
+// R-WO-01/03/04: the closed loop of a repair through the services — registration from a
+// contact, acceptance, dispatch, the crew's steps, suspension, verification, return visit;
+// every refusal on the way is precise, and each transition is an event.
+backend_test!(repair_order_closed_loop, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services();
+    let ctx = AuditCtx::cli("test");
+    let (agent, dispatcher, worker) =
+        (as_user(&app, "agent").await, as_user(&app, "dispatcher").await, as_user(&app, "worker").await);
+    let contact = s
+        .contact_create(
+            &agent,
+            &waterdesk_services::contacts::ContactInput {
+                channel: "hotline".into(),
+                direction: "inbound".into(),
+                source: "customer".into(),
+                category: "repair".into(),
+                caller: "13800138000".into(),
+                content: "文三路12号门口水管爆裂".into(),
+                ..Default::default()
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let input = OrderInput {
+        type_code: "repair".into(),
+        origin: "contact".into(),
+        contact_id: Some(contact.contact.id),
+        impact: "high".into(),
+        urgency: "high".into(),
+        title: "文三路12号水管爆裂".into(),
+        address: "文三路12号".into(),
+        lat: Some(30.2741),
+        lng: Some(120.1551),
+        ..Default::default()
+    };
+    // Bad registrations first.
+    for (tweak, code) in [
+        (OrderInput { type_code: "teleport".into(), ..input.clone() }, "unknown_type"),
+        (OrderInput { impact: "huge".into(), ..input.clone() }, "invalid_level"),
+        (OrderInput { title: " ".into(), ..input.clone() }, "invalid_title"),
+        (OrderInput { lat: Some(123.0), ..input.clone() }, "invalid_coordinate"),
+        (OrderInput { origin: "carrier_pigeon".into(), ..input.clone() }, "unknown_origin"),
+        (OrderInput { contact_id: Some(999_999), ..input.clone() }, "unknown_contact"),
+    ] {
+        assert_eq!(code_of(s.order_create(&agent, &tweak, &ctx).await.unwrap_err()), code);
+    }
+    assert!(matches!(s.order_create(&worker, &input, &ctx).await, Err(ServiceError::Forbidden { .. })));
+    let o = s.order_create(&agent, &input, &ctx).await.unwrap();
+    assert!(o.order_no.starts_with("WO"), "{}", o.order_no);
+    assert_eq!((o.state.as_str(), o.priority, o.version), ("registered", 1, 1));
+    let linked = s.contact_get(&agent, contact.contact.id).await.unwrap();
+    assert_eq!(linked.contact.order_no, o.order_no, "the contact names its order");
+
+    let worker_id = worker.user_id;
+    let step = |p: waterdesk_services::Principal, action: &'static str, i: ActInput| {
+        let s = s.clone();
+        let ctx = ctx.clone();
+        async move { s.order_act(&p, o.id, action, &i, &ctx).await }
+    };
+    // Illegal and forbidden moves change nothing.
+    let e = step(dispatcher.clone(), "complete", act(1, &[])).await.unwrap_err();
+    assert_eq!(code_of(e), "illegal_transition");
+    let e = step(agent.clone(), "accept", act(1, &[])).await.unwrap_err();
+    assert!(matches!(e, ServiceError::Forbidden { .. }), "{e:?}");
+    let e = step(dispatcher.clone(), "fly", act(1, &[])).await.unwrap_err();
+    assert_eq!(code_of(e), "unknown_action");
+    let o2 = step(dispatcher.clone(), "accept", act(1, &[])).await.unwrap();
+    assert_eq!((o2.state.as_str(), o2.version), ("accepted", 2));
+    assert!(o2.accepted_at.is_some());
+    // A stale version loses.
+    let e = step(dispatcher.clone(), "dispatch", ActInput { assignee_id: Some(worker_id), ..act(1, &[]) })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::Conflict { .. }), "{e:?}");
+    // Dispatch needs a crew member.
+    let e = step(dispatcher.clone(), "dispatch", act(2, &[])).await.unwrap_err();
+    assert_eq!(code_of(e), "required");
+    let e = step(dispatcher.clone(), "dispatch", ActInput { assignee_id: Some(agent.user_id), ..act(2, &[]) })
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(e), "not_a_crew");
+    let o3 =
+        step(dispatcher.clone(), "dispatch", ActInput { assignee_id: Some(worker_id), ..act(2, &[]) }).await.unwrap();
+    assert_eq!((o3.state.as_str(), o3.assignee_id), ("dispatched", Some(worker_id)));
+    // Only the assignee acknowledges.
+    let mut other_worker = worker.clone();
+    other_worker.user_id = dispatcher.user_id;
+    let e = step(other_worker, "acknowledge", act(3, &[])).await.unwrap_err();
+    assert_eq!(code_of(e), "not_assignee");
+    let o4 = step(worker.clone(), "acknowledge", act(3, &[])).await.unwrap();
+    let o5 =
+        step(worker.clone(), "start", ActInput { lat: Some(30.2742), lng: Some(120.1552), ..act(o4.version, &[]) })
+            .await
+            .unwrap();
+    assert_eq!(o5.state, "in_progress");
+    // Suspension pauses the clock and returns to where the order was.
+    let e = step(dispatcher.clone(), "suspend", act(o5.version, &[])).await.unwrap_err();
+    assert_eq!(code_of(e), "required", "a suspension needs its reason");
+    let o6 = step(dispatcher.clone(), "suspend", ActInput { note: "等待配件".into(), ..act(o5.version, &[]) })
+        .await
+        .unwrap();
+    assert_eq!((o6.state.as_str(), o6.suspended_from.as_deref()), ("suspended", Some("in_progress")));
+    let o7 = step(dispatcher.clone(), "resume", act(o6.version, &[])).await.unwrap();
+    assert_eq!((o7.state.as_str(), o7.suspended_from), ("in_progress", None));
+    {
+        let mut c = s.db.read().await.unwrap();
+        let pauses = waterdesk_store::orders::pauses(&mut c, o.id).await.unwrap();
+        assert_eq!(pauses.len(), 1);
+        assert!(pauses[0].1.is_some(), "the pause is closed on resume");
+    }
+    // Completion needs cause and solution.
+    let e = step(worker.clone(), "complete", act(o7.version, &[("cause", "pipe_burst")])).await.unwrap_err();
+    assert_eq!(code_of(e), "required");
+    let o8 = step(worker.clone(), "complete", act(o7.version, &[("cause", "pipe_burst"), ("solution", "replace")]))
+        .await
+        .unwrap();
+    assert_eq!(o8.state, "resolved");
+    let o9 = step(dispatcher.clone(), "verify", act(o8.version, &[])).await.unwrap();
+    let o10 = step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "satisfied")])).await.unwrap();
+    assert_eq!(o10.state, "concluded");
+    assert!(o10.concluded_at.is_some() && o10.resolved_at.is_some() && o10.arrived_at.is_some());
+    assert!(o10.fields.contains("pipe_burst") && o10.fields.contains("satisfied"));
+    let e =
+        step(dispatcher.clone(), "cancel", ActInput { note: "x".into(), ..act(o10.version, &[]) }).await.unwrap_err();
+    assert_eq!(code_of(e), "illegal_transition", "a concluded order stays concluded");
+    let mut c = s.db.read().await.unwrap();
+    let events = waterdesk_store::orders::events(&mut c, o.id).await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["register", "accept", "dispatch", "acknowledge", "start", "suspend", "resume", "complete", "verify", "visit"]
+    );
+    assert_eq!(events[4].lat_e6, Some(30_274_200), "the check-in position is kept");
+    app.stop().await;
+});
+
+// R-WO-03: of concurrent transitions on one order exactly one wins.
+backend_test!(concurrent_transitions_one_wins, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services().clone();
+    let dispatcher = as_user(&app, "dispatcher").await;
+    let input = OrderInput {
+        type_code: "maintenance".into(),
+        impact: "low".into(),
+        urgency: "medium".into(),
+        title: "阀门井盖松动".into(),
+        ..Default::default()
+    };
+    let o = s.order_create(&dispatcher, &input, &AuditCtx::cli("test")).await.unwrap();
+    assert_eq!(o.priority, 4);
+    let mut tasks = Vec::new();
+    for action in ["accept", "reject", "accept", "reject", "accept", "reject"] {
+        let (s, p) = (s.clone(), dispatcher.clone());
+        tasks.push(tokio::spawn(async move {
+            let i = ActInput { note: "并发".into(), ..act(1, &[]) };
+            s.order_act(&p, o.id, action, &i, &AuditCtx::cli("test")).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(ServiceError::Conflict { .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let mut c = s.db.read().await.unwrap();
+    let events = waterdesk_store::orders::events(&mut c, o.id).await.unwrap();
+    assert_eq!(events.len(), 2, "one registration, one transition");
     app.stop().await;
 });

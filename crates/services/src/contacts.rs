@@ -38,7 +38,7 @@ fn customer_source() -> String {
 }
 
 /// What an agent records about a contact.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     /// From the `channel` dictionary; default `hotline`.

@@ -1,15 +1,19 @@
-//! The work-order subsystem (issue 5, R-WO-01..13). This part: order types — the standard
-//! set shipped as editable defaults, and their definitions checked before they are stored
-//! (R-WO-02/04/08/13).
+//! The work-order subsystem (issue 5, R-WO-01..13): order types — the standard set shipped
+//! as editable defaults, their definitions checked before they are stored (R-WO-02/04/08/
+//! 13) — and the lifecycle: registration with its number, and every transition decided by
+//! the type's workflow, applied with an optimistic version check and recorded as an event
+//! in the same transaction (R-WO-01/03).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use waterdesk_domain::numbering::NumberKind;
 use waterdesk_domain::permissions::perm;
 use waterdesk_domain::sla::{Calendar, Targets, default_targets};
-use waterdesk_domain::workflow::{Workflow, standard_types};
-use waterdesk_store::orders::{self as repo, OrderType, OrderTypeFields};
+use waterdesk_domain::workflow::{Action, Level, Refusal, State, Workflow, priority, standard_types};
+use waterdesk_store::orders::{self as repo, Change, Milestone, NewEvent, NewOrder, Order, OrderType, OrderTypeFields};
+use waterdesk_store::{contacts, numbers, users};
 
 use crate::audit::{AuditCtx, security_in};
 use crate::input::commit;
@@ -148,5 +152,270 @@ impl Services {
         let t = repo::get_type(&mut tx, code).await?.ok_or(ServiceError::NotFound { entity: "order_type" })?;
         commit(tx).await?;
         Ok(t)
+    }
+}
+
+/// A new order as staff or another system registers it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct OrderInput {
+    pub type_code: String,
+    /// `staff`, `contact`, `portal`, `api`, `billing`, `hotline12345`, `alarm`, `plan`.
+    #[serde(default)]
+    pub origin: String,
+    #[serde(default)]
+    pub origin_ref: String,
+    pub contact_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub account_id: Option<i64>,
+    #[serde(default)]
+    pub category: String,
+    /// `low`, `medium`, `high`.
+    pub impact: String,
+    pub urgency: String,
+    pub title: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub address: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    #[serde(default)]
+    pub caller: String,
+}
+
+pub const ORIGINS: &[&str] = &["staff", "contact", "portal", "api", "billing", "hotline12345", "alarm", "plan"];
+
+/// A transition as a user asks for it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ActInput {
+    /// The version the user saw; a transition on a changed order is refused (409).
+    pub version: i64,
+    #[serde(default)]
+    pub note: String,
+    /// Step fields (cause, solution, readings …).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// For `dispatch` and `reassign`: the crew member.
+    pub assignee_id: Option<i64>,
+    /// For `dispatch` and `reassign`: the handling unit (default: the assignee's).
+    pub unit_id: Option<i64>,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+}
+
+fn e6(x: Option<f64>, lo: f64, hi: f64, field: &str) -> ServiceResult<Option<i64>> {
+    match x {
+        None => Ok(None),
+        Some(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(Some((v * 1e6).round() as i64)),
+        Some(_) => Err(ServiceError::validation(field, "invalid_coordinate", format!("between {lo} and {hi}"))),
+    }
+}
+
+fn refusal(r: Refusal) -> ServiceError {
+    match r {
+        Refusal::Forbidden { permission, .. } => ServiceError::Forbidden { permission },
+        Refusal::MissingField { field, .. } => v(&field, "required", "required by this step"),
+        other => v("action", "illegal_transition", other.to_string()),
+    }
+}
+
+/// The milestone an action reaches the first time.
+fn milestone(action: Action, to: State) -> Option<Milestone> {
+    match (action, to) {
+        (Action::Accept | Action::Approve, State::Accepted | State::PendingApproval) => Some(Milestone::Accepted),
+        (Action::Dispatch | Action::Reassign, _) => Some(Milestone::Dispatched),
+        (Action::Acknowledge, _) => Some(Milestone::Acknowledged),
+        (Action::Start, _) => Some(Milestone::Arrived),
+        (Action::Complete, _) => Some(Milestone::Resolved),
+        (_, State::Concluded) => Some(Milestone::Concluded),
+        _ => None,
+    }
+}
+
+/// Actions a crew member may take only on an order assigned to them.
+fn crew_only(action: Action) -> bool {
+    matches!(action, Action::Acknowledge | Action::Decline | Action::Start | Action::Complete)
+}
+
+impl Services {
+    async fn workflow_of(
+        &self,
+        conn: &mut waterdesk_store::AnyConnection,
+        code: &str,
+    ) -> ServiceResult<(OrderType, Workflow)> {
+        let t =
+            repo::get_type(conn, code).await?.ok_or_else(|| v("type_code", "unknown_type", "no such order type"))?;
+        let w: Workflow = serde_json::from_str(&t.workflow).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok((t, w))
+    }
+
+    /// Registers an order (R-WO-01): its number is allocated in the transaction; an
+    /// originating contact is linked both ways.
+    pub async fn order_create(&self, p: &Principal, i: &OrderInput, ctx: &AuditCtx) -> ServiceResult<Order> {
+        p.require(perm::ORDER_CREATE)?;
+        let impact =
+            Level::parse(i.impact.trim()).ok_or_else(|| v("impact", "invalid_level", "low, medium or high"))?;
+        let urgency =
+            Level::parse(i.urgency.trim()).ok_or_else(|| v("urgency", "invalid_level", "low, medium or high"))?;
+        let origin = if i.origin.trim().is_empty() { "staff" } else { i.origin.trim() };
+        if !ORIGINS.contains(&origin) {
+            return Err(v("origin", "unknown_origin", ORIGINS.join(", ")));
+        }
+        let title = i.title.trim();
+        if title.is_empty() || title.chars().count() > 100 {
+            return Err(v("title", "invalid_title", "1–100 characters"));
+        }
+        if i.content.chars().count() > 4000 || i.address.chars().count() > 200 || i.origin_ref.chars().count() > 100 {
+            return Err(v("content", "too_long", "content ≤ 4000, address ≤ 200, origin_ref ≤ 100 characters"));
+        }
+        let (lat, lng) = (e6(i.lat, -90.0, 90.0, "lat")?, e6(i.lng, -180.0, 180.0, "lng")?);
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let (t, _) = self.workflow_of(&mut tx, i.type_code.trim()).await?;
+        if !t.enabled {
+            return Err(v("type_code", "type_disabled", "this order type is disabled"));
+        }
+        if let Some(cid) = i.contact_id
+            && contacts::get(&mut tx, cid).await?.is_none()
+        {
+            return Err(v("contact_id", "unknown_contact", "no such contact"));
+        }
+        let no = numbers::allocate(&mut tx, NumberKind::WorkOrder, now, &self.tz).await?.to_string();
+        let o = repo::insert(
+            &mut tx,
+            &NewOrder {
+                order_no: &no,
+                type_code: &t.code,
+                origin,
+                origin_ref: i.origin_ref.trim(),
+                contact_id: i.contact_id,
+                customer_id: i.customer_id,
+                account_id: i.account_id,
+                category: i.category.trim(),
+                impact: i.impact.trim(),
+                urgency: i.urgency.trim(),
+                priority: i64::from(priority(impact, urgency)),
+                title,
+                content: i.content.trim(),
+                address: i.address.trim(),
+                lat_e6: lat,
+                lng_e6: lng,
+                caller: i.caller.trim(),
+                unit_id: p.unit_id,
+                created_by: Some(p.user_id),
+            },
+            now,
+        )
+        .await?;
+        if let Some(cid) = i.contact_id {
+            contacts::set_order(&mut tx, cid, &no, now).await?;
+        }
+        let event = NewEvent {
+            action: "register",
+            from_state: "registered",
+            to_state: "registered",
+            actor_id: Some(p.user_id),
+            note: "",
+            fields: "{}",
+            lat_e6: None,
+            lng_e6: None,
+        };
+        repo::add_event(&mut tx, o.id, &event, now).await?;
+        let params = serde_json::json!({"id": o.id, "order_no": no, "type": t.code, "priority": o.priority});
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.create", "ok", params).await?;
+        commit(tx).await?;
+        Ok(o)
+    }
+
+    /// Applies `action` to an order (R-WO-03): the workflow decides, the version check
+    /// makes concurrent transitions on one order fail but one, and the transition, its
+    /// event and the SLA pause are one transaction.
+    pub async fn order_act(
+        &self,
+        p: &Principal,
+        id: i64,
+        action: &str,
+        i: &ActInput,
+        ctx: &AuditCtx,
+    ) -> ServiceResult<Order> {
+        p.require(perm::ORDER_READ)?;
+        let action = Action::parse(action).ok_or_else(|| v("action", "unknown_action", "not a work-order action"))?;
+        if i.note.chars().count() > 2000 || i.fields.iter().any(|(k, v)| k.len() > 50 || v.chars().count() > 2000) {
+            return Err(v("note", "too_long", "note and field values ≤ 2000 characters"));
+        }
+        let (lat, lng) = (e6(i.lat, -90.0, 90.0, "lat")?, e6(i.lng, -180.0, 180.0, "lng")?);
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let o = repo::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
+        // Decided on what the user saw, or not at all: a changed order is reloaded first.
+        if o.version != i.version {
+            return Err(ServiceError::Conflict { entity: "order" });
+        }
+        let (_, w) = self.workflow_of(&mut tx, &o.type_code).await?;
+        let state = State::parse(&o.state).ok_or_else(|| ServiceError::Internal(format!("state {}", o.state)))?;
+        let susp = o.suspended_from.as_deref().and_then(State::parse);
+        let mut fields = i.fields.clone();
+        if !i.note.trim().is_empty() {
+            fields.insert("note".into(), i.note.trim().to_string());
+        }
+        let m = w.next(state, susp, action, |perm| p.has(perm), &fields).map_err(refusal)?;
+        if crew_only(action) && o.assignee_id != Some(p.user_id) {
+            return Err(v("action", "not_assignee", "only the crew member the order is assigned to"));
+        }
+        let (mut unit_id, mut assignee) = (o.unit_id, o.assignee_id);
+        match action {
+            Action::Dispatch | Action::Reassign => {
+                let a = i.assignee_id.ok_or_else(|| v("assignee_id", "required", "who handles the order"))?;
+                let user = users::get(&mut tx, a)
+                    .await?
+                    .filter(|u| !u.disabled)
+                    .ok_or_else(|| v("assignee_id", "unknown_user", "no such active user"))?;
+                let grants = users::grants(&mut tx, a).await?.1;
+                if !grants.iter().any(|g| g == perm::ORDER_HANDLE) {
+                    return Err(v("assignee_id", "not_a_crew", "the user cannot handle orders"));
+                }
+                assignee = Some(a);
+                unit_id = i.unit_id.unwrap_or(user.unit_id);
+            }
+            Action::Decline => assignee = None,
+            _ => {}
+        }
+        // Step fields accumulate on the order (the latest value wins).
+        let mut stored: BTreeMap<String, String> = serde_json::from_str(&o.fields).unwrap_or_default();
+        stored.extend(i.fields.iter().map(|(k, v)| (k.clone(), v.trim().to_string())));
+        let stored = serde_json::to_string(&stored).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let change = Change {
+            state: m.to.code(),
+            suspended_from: m.suspended_from.map(State::code),
+            unit_id,
+            assignee_id: assignee,
+            fields: &stored,
+            milestone: milestone(action, m.to),
+        };
+        if !repo::apply(&mut tx, id, i.version, &change, now).await? {
+            return Err(ServiceError::Conflict { entity: "order" });
+        }
+        match action {
+            Action::Suspend => repo::pause(&mut tx, id, now).await?,
+            Action::Resume | Action::Cancel => repo::unpause(&mut tx, id, now).await?,
+            _ => {}
+        }
+        let event_fields = serde_json::to_string(&i.fields).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let event = NewEvent {
+            action: action.code(),
+            from_state: m.from.code(),
+            to_state: m.to.code(),
+            actor_id: Some(p.user_id),
+            note: i.note.trim(),
+            fields: &event_fields,
+            lat_e6: lat,
+            lng_e6: lng,
+        };
+        repo::add_event(&mut tx, id, &event, now).await?;
+        let params = serde_json::json!({"id": id, "order_no": o.order_no, "action": action.code(), "to": m.to.code()});
+        security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.act", "ok", params).await?;
+        let after = repo::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
+        commit(tx).await?;
+        Ok(after)
     }
 }
