@@ -150,6 +150,16 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/agent/extension", Any, none),
         (Method::PUT, "/api/v1/agent/extension", Perm(perm::CONTACT_WRITE), |_| Some(json!({"extension": "7777"}))),
         (Method::DELETE, "/api/v1/agent/extension", Any, none),
+        (Method::GET, "/api/v1/order-types", Perm(perm::ORDER_READ), none),
+        (Method::PUT, "/api/v1/order-types/{code}", Perm(perm::ADMIN_DICT_WRITE), |_| {
+            Some(json!({"name_zh": "矩阵", "workflow": {"steps": []}, "targets": {}}))
+        }),
+        (Method::POST, "/api/v1/orders", Perm(perm::ORDER_CREATE), |_| {
+            Some(json!({"type_code": "repair", "impact": "low", "urgency": "low", "title": "矩阵"}))
+        }),
+        (Method::GET, "/api/v1/orders/{id}", Perm(perm::ORDER_READ), none),
+        // The door needs order.read; each action's own permission is the workflow's (tests/it/orders.rs).
+        (Method::POST, "/api/v1/orders/{id}/actions/{action}", Perm(perm::ORDER_READ), |_| Some(json!({"version": 1}))),
         (Method::GET, "/api/v1/campaigns", Perm(perm::CAMPAIGN_MANAGE), none),
         (Method::POST, "/api/v1/campaigns", Perm(perm::CAMPAIGN_MANAGE), |_| {
             Some(json!({"name": "矩阵", "kind": "arrears"}))
@@ -181,6 +191,7 @@ fn concrete(path: &str) -> String {
         .replace("{code}", "channel")
         .replace("{key}", "org.hotline")
         .replace("{kind}", "customers")
+        .replace("{action}", "urge")
 }
 
 async fn status_of(

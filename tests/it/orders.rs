@@ -286,3 +286,59 @@ backend_test!(concurrent_transitions_one_wins, |backend| async move {
     assert_eq!(events.len(), 2, "one registration, one transition");
     app.stop().await;
 });
+
+/// The specific reason of a validation error (`detail` is `code: explanation`).
+fn why(r: &crate::helpers::Resp) -> &str {
+    r.body["error"]["detail"].as_str().unwrap_or("").split(':').next().unwrap_or("")
+}
+
+// The orders API (R-WO-01/03): registration, actions with their HTTP statuses and stable
+// codes, the history, the types; unknown fields and actions are clear errors.
+backend_test!(orders_over_http, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let (agent, dispatcher) = (app.api("agent").await, app.api("dispatcher").await);
+    let types = agent.get("/api/v1/order-types").await;
+    assert_eq!(types.status, 200);
+    assert_eq!(types.body.as_array().unwrap().len(), 12);
+    let body = serde_json::json!({"type_code": "complaint", "impact": "medium", "urgency": "high",
+        "title": "营业厅服务态度差", "content": "客户反映柜台人员态度生硬"});
+    let created = agent.post("/api/v1/orders", body.clone()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["priority"], 2);
+    let id = created.body["id"].as_i64().unwrap();
+    let mut extra = body.clone();
+    extra["colour"] = "red".into();
+    let r = agent.post("/api/v1/orders", extra).await;
+    assert_eq!(r.status, 422, "unknown fields are refused: {}", r.body);
+    let r = agent.post(&format!("/api/v1/orders/{id}/actions/accept"), serde_json::json!({"version": 1})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "forbidden"), "agents do not accept orders");
+    let r = dispatcher.post(&format!("/api/v1/orders/{id}/actions/complete"), serde_json::json!({"version": 1})).await;
+    assert_eq!((r.status.as_u16(), r.code(), why(&r)), (422, "validation_failed", "illegal_transition"));
+    let r = dispatcher.post(&format!("/api/v1/orders/{id}/actions/warp"), serde_json::json!({"version": 1})).await;
+    assert_eq!((r.status.as_u16(), why(&r)), (422, "unknown_action"));
+    let r = dispatcher.post(&format!("/api/v1/orders/{id}/actions/accept"), serde_json::json!({"version": 1})).await;
+    assert_eq!((r.status.as_u16(), r.body["state"].as_str()), (200, Some("accepted")));
+    let r = dispatcher.post(&format!("/api/v1/orders/{id}/actions/accept"), serde_json::json!({"version": 1})).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "conflict"), "a stale version");
+    let r = agent.post(&format!("/api/v1/orders/{id}/actions/urge"), serde_json::json!({"version": 2})).await;
+    assert_eq!((r.status.as_u16(), r.body["state"].as_str()), (200, Some("accepted")), "urging keeps the state");
+    let detail = agent.get(&format!("/api/v1/orders/{id}")).await;
+    assert_eq!(detail.status, 200);
+    let actions: Vec<&str> =
+        detail.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["register", "accept", "urge"]);
+    assert_eq!(agent.get("/api/v1/orders/999999").await.status, 404);
+    // English on request.
+    let r = TestApp::client()
+        .post(app.url(&format!("/api/v1/orders/{id}/actions/complete")))
+        .bearer_auth(app.token("dispatcher").await)
+        .header("accept-language", "en")
+        .json(&serde_json::json!({"version": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().is_ascii(), "{v}");
+    app.stop().await;
+});

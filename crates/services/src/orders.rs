@@ -12,7 +12,9 @@ use waterdesk_domain::numbering::NumberKind;
 use waterdesk_domain::permissions::perm;
 use waterdesk_domain::sla::{Calendar, Targets, default_targets};
 use waterdesk_domain::workflow::{Action, Level, Refusal, State, Workflow, priority, standard_types};
-use waterdesk_store::orders::{self as repo, Change, Milestone, NewEvent, NewOrder, Order, OrderType, OrderTypeFields};
+use waterdesk_store::orders::{
+    self as repo, Change, Milestone, NewEvent, NewOrder, Order, OrderEvent, OrderType, OrderTypeFields,
+};
 use waterdesk_store::{contacts, numbers, users};
 
 use crate::audit::{AuditCtx, security_in};
@@ -37,6 +39,7 @@ pub fn default_targets_by_level() -> TargetsByLevel {
 
 /// An order type's definition as administrators edit it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderTypeInput {
     pub name_zh: String,
     #[serde(default)]
@@ -157,6 +160,7 @@ impl Services {
 
 /// A new order as staff or another system registers it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderInput {
     pub type_code: String,
     /// `staff`, `contact`, `portal`, `api`, `billing`, `hotline12345`, `alarm`, `plan`.
@@ -187,6 +191,7 @@ pub const ORIGINS: &[&str] = &["staff", "contact", "portal", "api", "billing", "
 
 /// A transition as a user asks for it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActInput {
     /// The version the user saw; a transition on a changed order is refused (409).
     pub version: i64,
@@ -417,5 +422,28 @@ impl Services {
         let after = repo::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
         commit(tx).await?;
         Ok(after)
+    }
+}
+
+/// An order with its history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderDetail {
+    pub order: Order,
+    pub events: Vec<OrderEvent>,
+}
+
+impl Services {
+    /// An order and its transitions, in the caller's data scope.
+    pub async fn order_get(&self, p: &Principal, id: i64) -> ServiceResult<OrderDetail> {
+        p.require(perm::ORDER_READ)?;
+        let mut c = self.db.read().await?;
+        let order = repo::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
+        let scope = self.scope_unit_ids(p).await?;
+        let involved = order.assignee_id == Some(p.user_id) || order.created_by == Some(p.user_id);
+        if !involved && scope.is_some_and(|s| !s.contains(&order.unit_id)) {
+            return Err(ServiceError::NotFound { entity: "order" });
+        }
+        let events = repo::events(&mut c, id).await?;
+        Ok(OrderDetail { order, events })
     }
 }

@@ -294,6 +294,19 @@ pub enum Milestone {
     Concluded,
 }
 
+impl Milestone {
+    fn code(self) -> &'static str {
+        match self {
+            Milestone::Accepted => "accepted",
+            Milestone::Dispatched => "dispatched",
+            Milestone::Acknowledged => "acknowledged",
+            Milestone::Arrived => "arrived",
+            Milestone::Resolved => "resolved",
+            Milestone::Concluded => "concluded",
+        }
+    }
+}
+
 /// Applies a transition if the order still has `version`; `false`: somebody else moved
 /// it first (the caller reports a conflict).
 pub async fn apply(
@@ -303,43 +316,17 @@ pub async fn apply(
     c: &Change<'_>,
     now: jiff::Timestamp,
 ) -> StoreResult<bool> {
-    // One statement per milestone, so that the column name is never spliced from data.
-    let sql = match c.milestone {
-        None => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3, assignee_id = $4, fields = $5,
-            version = version + 1, updated_at = $6 WHERE id = $7 AND version = $8"
-        }
-        Some(Milestone::Accepted) => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3,
-            assignee_id = $4, fields = $5, version = version + 1, updated_at = $6,
-            accepted_at = COALESCE(accepted_at, $6) WHERE id = $7 AND version = $8"
-        }
-        Some(Milestone::Dispatched) => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3,
-            assignee_id = $4, fields = $5, version = version + 1, updated_at = $6,
-            dispatched_at = COALESCE(dispatched_at, $6) WHERE id = $7 AND version = $8"
-        }
-        Some(Milestone::Acknowledged) => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3,
-            assignee_id = $4, fields = $5, version = version + 1, updated_at = $6,
-            acknowledged_at = COALESCE(acknowledged_at, $6) WHERE id = $7 AND version = $8"
-        }
-        Some(Milestone::Arrived) => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3,
-            assignee_id = $4, fields = $5, version = version + 1, updated_at = $6,
-            arrived_at = COALESCE(arrived_at, $6) WHERE id = $7 AND version = $8"
-        }
-        Some(Milestone::Resolved) => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3,
-            assignee_id = $4, fields = $5, version = version + 1, updated_at = $6,
-            resolved_at = $6 WHERE id = $7 AND version = $8"
-        }
-        Some(Milestone::Concluded) => {
-            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3,
-            assignee_id = $4, fields = $5, version = version + 1, updated_at = $6,
-            concluded_at = $6 WHERE id = $7 AND version = $8"
-        }
-    };
+    // One statement for every milestone: the first acceptance, dispatch, acknowledgement
+    // and arrival are kept; resolution and conclusion record the latest.
+    let sql = "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3, assignee_id = $4, fields = $5,
+        version = version + 1, updated_at = $6,
+        accepted_at = CASE WHEN $9 = 'accepted' THEN COALESCE(accepted_at, $6) ELSE accepted_at END,
+        dispatched_at = CASE WHEN $9 = 'dispatched' THEN COALESCE(dispatched_at, $6) ELSE dispatched_at END,
+        acknowledged_at = CASE WHEN $9 = 'acknowledged' THEN COALESCE(acknowledged_at, $6) ELSE acknowledged_at END,
+        arrived_at = CASE WHEN $9 = 'arrived' THEN COALESCE(arrived_at, $6) ELSE arrived_at END,
+        resolved_at = CASE WHEN $9 = 'resolved' THEN $6 ELSE resolved_at END,
+        concluded_at = CASE WHEN $9 = 'concluded' THEN $6 ELSE concluded_at END
+        WHERE id = $7 AND version = $8";
     let r = sqlx::query(sql)
         .bind(c.state)
         .bind(c.suspended_from)
@@ -349,6 +336,7 @@ pub async fn apply(
         .bind(t(now))
         .bind(id)
         .bind(version)
+        .bind(c.milestone.map_or("", Milestone::code))
         .execute(conn)
         .await?;
     Ok(r.rows_affected() == 1)

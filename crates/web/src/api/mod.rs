@@ -10,6 +10,7 @@ pub mod customers;
 pub mod events;
 pub mod exports;
 pub mod imports;
+pub mod orders;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -34,6 +35,7 @@ integration token `wdt_…`).",
         (name = "customers", description = "Customers, accounts, meters, readings, bills, payments"),
         (name = "contacts", description = "Contacts (来电/来件), CTI events and screen pop, agent extensions, daily interface"),
         (name = "campaigns", description = "Outbound campaigns and call lists, SMS outbox, QA scoring, evaluations"),
+        (name = "orders", description = "Work orders: types and workflows, registration, transitions, history"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -68,7 +70,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(imports::router())
             .merge(exports::router())
             .merge(contacts::router())
-            .merge(campaigns::router()),
+            .merge(campaigns::router())
+            .merge(orders::router()),
     )
 }
 

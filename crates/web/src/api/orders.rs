@@ -1,0 +1,79 @@
+//! Work orders (R-WO-01..13): order types with their workflows, registration, the
+//! transitions of the closed loop, an order with its history.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use waterdesk_services::orders::{ActInput, OrderDetail, OrderInput, OrderTypeInput};
+use waterdesk_store::orders::{Order, OrderType};
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Json, Path};
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_types))
+        .routes(routes!(update_type))
+        .routes(routes!(create_order))
+        .routes(routes!(get_order))
+        .routes(routes!(act))
+}
+
+/// Order types with their workflow, SLA targets and calendar (JSON text).
+#[utoipa::path(get, path = "/order-types", tag = "orders", responses((status = 200, body = Vec<OrderType>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_types(State(st): State<AppState>, Auth(p, _): Auth) -> Result<axum::Json<Vec<OrderType>>, ApiError> {
+    Ok(axum::Json(st.services().order_types(&p).await?))
+}
+
+/// Replace an order type's definition; refused unless the workflow is sound (R-WO-02).
+#[utoipa::path(put, path = "/order-types/{code}", tag = "orders", params(("code" = String, Path)), request_body = OrderTypeInput,
+    responses((status = 200, body = OrderType), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn update_type(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(code): Path<String>,
+    Json(b): Json<OrderTypeInput>,
+) -> Result<axum::Json<OrderType>, ApiError> {
+    Ok(axum::Json(st.services().order_type_update(&p, &code, &b, &ctx.audit()).await?))
+}
+
+/// Register an order (from a contact, staff or another system).
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = OrderInput,
+    responses((status = 201, body = Order), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_order(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Json(b): Json<OrderInput>,
+) -> Result<(StatusCode, axum::Json<Order>), ApiError> {
+    Ok((StatusCode::CREATED, axum::Json(st.services().order_create(&p, &b, &ctx.audit()).await?)))
+}
+
+/// An order with its transitions.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn get_order(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<OrderDetail>, ApiError> {
+    Ok(axum::Json(st.services().order_get(&p, id).await?))
+}
+
+/// Apply an action (accept, dispatch, acknowledge, start, complete, verify, visit, suspend,
+/// resume, cancel, urge …). The type's workflow decides; `version` must be the order's
+/// current one (409 otherwise).
+#[utoipa::path(post, path = "/orders/{id}/actions/{action}", tag = "orders", params(("id" = i64, Path), ("action" = String, Path)),
+    request_body = ActInput,
+    responses((status = 200, body = Order), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn act(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path((id, action)): Path<(i64, String)>,
+    Json(b): Json<ActInput>,
+) -> Result<axum::Json<Order>, ApiError> {
+    Ok(axum::Json(st.services().order_act(&p, id, &action, &b, &ctx.audit()).await?))
+}
