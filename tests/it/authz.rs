@@ -154,6 +154,7 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::PUT, "/api/v1/order-types/{code}", Perm(perm::ADMIN_DICT_WRITE), |_| {
             Some(json!({"name_zh": "矩阵", "workflow": {"steps": []}, "targets": {}}))
         }),
+        (Method::GET, "/api/v1/orders", Perm(perm::ORDER_READ), none),
         (Method::POST, "/api/v1/orders", Perm(perm::ORDER_CREATE), |_| {
             Some(json!({"type_code": "repair", "impact": "low", "urgency": "low", "title": "矩阵"}))
         }),

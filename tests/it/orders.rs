@@ -328,6 +328,22 @@ backend_test!(orders_over_http, |backend| async move {
         detail.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["register", "accept", "urge"]);
     assert_eq!(agent.get("/api/v1/orders/999999").await.status, 404);
+    // Lists: open ones, by state, paging, bad filters.
+    let second = agent.post("/api/v1/orders", body.clone()).await;
+    let second_id = second.body["id"].as_i64().unwrap();
+    let open = dispatcher.get("/api/v1/orders?open=true").await;
+    let ids: Vec<i64> = open.body.as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [second_id, id], "newest first");
+    let accepted = dispatcher.get("/api/v1/orders?state=accepted&type=complaint").await;
+    assert_eq!(accepted.body.as_array().unwrap().len(), 1);
+    let page = dispatcher.get(&format!("/api/v1/orders?limit=1&before={second_id}")).await;
+    assert_eq!(page.body[0]["id"].as_i64(), Some(id));
+    for bad in ["state=flying", "limit=0", "priority=9", "assignee=bob", "colour=red"] {
+        let r = dispatcher.get(&format!("/api/v1/orders?{bad}")).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+    }
+    let mine = app.api("worker").await.get("/api/v1/orders?assignee=me").await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 0, "nothing dispatched to the crew yet");
     // English on request.
     let r = TestApp::client()
         .post(app.url(&format!("/api/v1/orders/{id}/actions/complete")))

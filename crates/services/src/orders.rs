@@ -13,7 +13,7 @@ use waterdesk_domain::permissions::perm;
 use waterdesk_domain::sla::{Calendar, Targets, default_targets};
 use waterdesk_domain::workflow::{Action, Level, Refusal, State, Workflow, priority, standard_types};
 use waterdesk_store::orders::{
-    self as repo, Change, Milestone, NewEvent, NewOrder, Order, OrderEvent, OrderType, OrderTypeFields,
+    self as repo, Change, Milestone, NewEvent, NewOrder, Order, OrderEvent, OrderFilter, OrderType, OrderTypeFields,
 };
 use waterdesk_store::{contacts, numbers, users};
 
@@ -445,5 +445,71 @@ impl Services {
         }
         let events = repo::events(&mut c, id).await?;
         Ok(OrderDetail { order, events })
+    }
+}
+
+/// What an order list asks for.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// Comma-separated state codes.
+    pub state: Option<String>,
+    /// Only open orders (not concluded, rejected or cancelled).
+    #[serde(default)]
+    pub open: bool,
+    #[serde(rename = "type")]
+    pub type_code: Option<String>,
+    /// `me` for the caller's own orders, or a user id.
+    pub assignee: Option<String>,
+    pub priority: Option<i64>,
+    /// Keyset paging: orders with an id below this (newest first).
+    pub before: Option<i64>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+}
+
+impl Services {
+    /// A page of orders in the caller's data scope (a crew member sees those assigned to
+    /// them too), newest first with keyset paging.
+    pub async fn order_list(&self, p: &Principal, q: &OrderQuery) -> ServiceResult<Vec<Order>> {
+        p.require(perm::ORDER_READ)?;
+        let limit = q.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(v("limit", "invalid_limit", "1 to 200"));
+        }
+        let states: Option<Vec<String>> = match q.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(|s| {
+                        State::parse(s.trim())
+                            .map(|st| st.code().to_string())
+                            .ok_or_else(|| v("state", "unknown_state", format!("not a state: {s}")))
+                    })
+                    .collect::<ServiceResult<_>>()?,
+            ),
+        };
+        if q.priority.is_some_and(|p| !(1..=4).contains(&p)) {
+            return Err(v("priority", "invalid_priority", "1 to 4"));
+        }
+        let assignee = match q.assignee.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("me") => Some(p.user_id),
+            Some(id) => Some(id.parse::<i64>().map_err(|_| v("assignee", "invalid_assignee", "`me` or a user id"))?),
+        };
+        let scope = self.scope_unit_ids(p).await?;
+        // Their own orders are a crew member's scope whatever their unit.
+        let units = if assignee == Some(p.user_id) { None } else { scope };
+        let f = OrderFilter {
+            units: units.as_deref(),
+            states: states.as_deref(),
+            open: q.open,
+            type_code: q.type_code.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            assignee_id: assignee,
+            priority: q.priority,
+            before: q.before,
+        };
+        let mut c = self.db.read().await?;
+        Ok(repo::list(&mut c, &f, limit).await?)
     }
 }

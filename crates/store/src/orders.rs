@@ -455,3 +455,54 @@ pub async fn pauses(
         .await?;
     rows.iter().map(|r| Ok((ts(r, "started_at")?, crate::ts_opt(r, "ended_at")?))).collect()
 }
+
+/// Filters of an order list (the dispatcher's queue, a crew's orders).
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter<'a> {
+    /// Handling units in the caller's data scope (`None`: all).
+    pub units: Option<&'a [i64]>,
+    pub states: Option<&'a [String]>,
+    /// Only orders that are neither concluded, rejected nor cancelled.
+    pub open: bool,
+    pub type_code: Option<&'a str>,
+    pub assignee_id: Option<i64>,
+    pub priority: Option<i64>,
+    /// Keyset paging, newest first: orders with an id below this.
+    pub before: Option<i64>,
+}
+
+/// A page of orders, newest first.
+pub async fn list(conn: &mut AnyConnection, f: &OrderFilter<'_>, limit: i64) -> StoreResult<Vec<Order>> {
+    let mut q = crate::sql::Sql::default();
+    q.push("SELECT ").push(ORDER_COLS).push(" FROM work_orders WHERE 1 = 1");
+    if let Some(units) = f.units {
+        crate::customers::push_in(&mut q, " AND unit_id IN (", units);
+    }
+    if let Some(states) = f.states {
+        q.push(" AND state IN (");
+        for (i, s) in states.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(s.clone());
+        }
+        q.push(")");
+    }
+    if f.open {
+        q.push(" AND state NOT IN ('concluded', 'rejected', 'cancelled')");
+    }
+    if let Some(t) = f.type_code {
+        q.push(" AND type_code = ").bind(t);
+    }
+    if let Some(a) = f.assignee_id {
+        q.push(" AND assignee_id = ").bind(a);
+    }
+    if let Some(p) = f.priority {
+        q.push(" AND priority = ").bind(p);
+    }
+    if let Some(b) = f.before {
+        q.push(" AND id < ").bind(b);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").bind(limit);
+    q.query().fetch_all(conn).await?.iter().map(order).collect()
+}

@@ -3,12 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use waterdesk_services::orders::{ActInput, OrderDetail, OrderInput, OrderTypeInput};
+use waterdesk_services::orders::{ActInput, OrderDetail, OrderInput, OrderQuery, OrderTypeInput};
 use waterdesk_store::orders::{Order, OrderType};
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Path};
+use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_types))
         .routes(routes!(update_type))
-        .routes(routes!(create_order))
+        .routes(routes!(list_orders, create_order))
         .routes(routes!(get_order))
         .routes(routes!(act))
 }
@@ -38,6 +38,17 @@ async fn update_type(
     Json(b): Json<OrderTypeInput>,
 ) -> Result<axum::Json<OrderType>, ApiError> {
     Ok(axum::Json(st.services().order_type_update(&p, &code, &b, &ctx.audit()).await?))
+}
+
+/// Orders in the caller's data scope, newest first (keyset paging with `before`).
+#[utoipa::path(get, path = "/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, body = Vec<Order>), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_orders(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Query(q): Query<OrderQuery>,
+) -> Result<axum::Json<Vec<Order>>, ApiError> {
+    Ok(axum::Json(st.services().order_list(&p, &q).await?))
 }
 
 /// Register an order (from a contact, staff or another system).
