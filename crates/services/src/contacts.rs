@@ -249,9 +249,8 @@ impl Services {
     async fn contact_scoped(&self, p: &Principal, id: i64) -> ServiceResult<Contact> {
         let mut c = self.db.read().await?;
         let contact = repo::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "contact" })?;
-        let scope = self.scope_unit_ids(p).await?;
         let own = contact.agent_id == Some(p.user_id);
-        if !own && scope.is_some_and(|s| !s.contains(&contact.unit_id)) {
+        if !own && !self.in_scope(p, contact.unit_id).await? {
             return Err(ServiceError::NotFound { entity: "contact" });
         }
         Ok(contact)

@@ -252,7 +252,7 @@ pub(crate) fn account_no(s: &str) -> ServiceResult<String> {
 
 impl Services {
     /// Whether a unit is inside the principal's data scope.
-    async fn in_scope(&self, p: &Principal, unit_id: i64) -> ServiceResult<bool> {
+    pub(crate) async fn in_scope(&self, p: &Principal, unit_id: i64) -> ServiceResult<bool> {
         Ok(self.scope_unit_ids(p).await?.is_none_or(|s| s.contains(&unit_id)))
     }
 
@@ -537,8 +537,9 @@ impl Services {
         let coord = |field: &str, x: Option<f64>, max: f64| -> ServiceResult<Option<i64>> {
             match x {
                 None => Ok(None),
-                Some(x) if x.is_finite() && x.abs() <= max => Ok(Some((x * 1e6).round() as i64)),
-                Some(_) => Err(v(field, "out_of_range", format!("between -{max} and {max}"))),
+                Some(x) => crate::input::micro_degrees(x, max)
+                    .map(Some)
+                    .ok_or_else(|| v(field, "out_of_range", format!("between -{max} and {max}"))),
             }
         };
         let lat_e6 = coord("lat", i.lat, 90.0)?;

@@ -37,3 +37,8 @@ pub(crate) async fn commit(tx: waterdesk_store::Tx) -> ServiceResult<()> {
     tx.commit().await.map_err(StoreError::from)?;
     Ok(())
 }
+
+/// Degrees as stored (microdegrees), if the value is finite and within ±`max`.
+pub(crate) fn micro_degrees(x: f64, max: f64) -> Option<i64> {
+    (x.is_finite() && x.abs() <= max).then(|| (x * 1e6).round() as i64)
+}

@@ -208,12 +208,15 @@ pub struct ActInput {
     pub lng: Option<f64>,
 }
 
-fn e6(x: Option<f64>, lo: f64, hi: f64, field: &str) -> ServiceResult<Option<i64>> {
-    match x {
+/// A position as stored: (latitude, longitude) in microdegrees.
+fn position(lat: Option<f64>, lng: Option<f64>) -> ServiceResult<(Option<i64>, Option<i64>)> {
+    let one = |field: &str, x: Option<f64>, max: f64| match x {
         None => Ok(None),
-        Some(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(Some((v * 1e6).round() as i64)),
-        Some(_) => Err(ServiceError::validation(field, "invalid_coordinate", format!("between {lo} and {hi}"))),
-    }
+        Some(x) => crate::input::micro_degrees(x, max)
+            .map(Some)
+            .ok_or_else(|| v(field, "invalid_coordinate", format!("between -{max} and {max}"))),
+    };
+    Ok((one("lat", lat, 90.0)?, one("lng", lng, 180.0)?))
 }
 
 fn refusal(r: Refusal) -> ServiceError {
@@ -273,7 +276,7 @@ impl Services {
         if i.content.chars().count() > 4000 || i.address.chars().count() > 200 || i.origin_ref.chars().count() > 100 {
             return Err(v("content", "too_long", "content ≤ 4000, address ≤ 200, origin_ref ≤ 100 characters"));
         }
-        let (lat, lng) = (e6(i.lat, -90.0, 90.0, "lat")?, e6(i.lng, -180.0, 180.0, "lng")?);
+        let (lat, lng) = position(i.lat, i.lng)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let (t, _) = self.workflow_of(&mut tx, i.type_code.trim()).await?;
@@ -348,7 +351,7 @@ impl Services {
         if i.note.chars().count() > 2000 || i.fields.iter().any(|(k, v)| k.len() > 50 || v.chars().count() > 2000) {
             return Err(v("note", "too_long", "note and field values ≤ 2000 characters"));
         }
-        let (lat, lng) = (e6(i.lat, -90.0, 90.0, "lat")?, e6(i.lng, -180.0, 180.0, "lng")?);
+        let (lat, lng) = position(i.lat, i.lng)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let o = repo::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
@@ -375,8 +378,7 @@ impl Services {
                     .await?
                     .filter(|u| !u.disabled)
                     .ok_or_else(|| v("assignee_id", "unknown_user", "no such active user"))?;
-                let grants = users::grants(&mut tx, a).await?.1;
-                if !grants.iter().any(|g| g == perm::ORDER_HANDLE) {
+                if !users::permissions(&mut tx, a).await?.iter().any(|g| g == perm::ORDER_HANDLE) {
                     return Err(v("assignee_id", "not_a_crew", "the user cannot handle orders"));
                 }
                 assignee = Some(a);
@@ -397,9 +399,9 @@ impl Services {
             fields: &stored,
             milestone: milestone(action, m.to),
         };
-        if !repo::apply(&mut tx, id, i.version, &change, now).await? {
-            return Err(ServiceError::Conflict { entity: "order" });
-        }
+        let after = repo::apply(&mut tx, id, i.version, &change, now)
+            .await?
+            .ok_or(ServiceError::Conflict { entity: "order" })?;
         match action {
             Action::Suspend => repo::pause(&mut tx, id, now).await?,
             Action::Resume | Action::Cancel => repo::unpause(&mut tx, id, now).await?,
@@ -419,7 +421,6 @@ impl Services {
         repo::add_event(&mut tx, id, &event, now).await?;
         let params = serde_json::json!({"id": id, "order_no": o.order_no, "action": action.code(), "to": m.to.code()});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.act", "ok", params).await?;
-        let after = repo::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
         commit(tx).await?;
         Ok(after)
     }
@@ -438,9 +439,8 @@ impl Services {
         p.require(perm::ORDER_READ)?;
         let mut c = self.db.read().await?;
         let order = repo::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
-        let scope = self.scope_unit_ids(p).await?;
         let involved = order.assignee_id == Some(p.user_id) || order.created_by == Some(p.user_id);
-        if !involved && scope.is_some_and(|s| !s.contains(&order.unit_id)) {
+        if !involved && !self.in_scope(p, order.unit_id).await? {
             return Err(ServiceError::NotFound { entity: "order" });
         }
         let events = repo::events(&mut c, id).await?;
@@ -497,9 +497,8 @@ impl Services {
             Some("me") => Some(p.user_id),
             Some(id) => Some(id.parse::<i64>().map_err(|_| v("assignee", "invalid_assignee", "`me` or a user id"))?),
         };
-        let scope = self.scope_unit_ids(p).await?;
         // Their own orders are a crew member's scope whatever their unit.
-        let units = if assignee == Some(p.user_id) { None } else { scope };
+        let units = if assignee == Some(p.user_id) { None } else { self.scope_unit_ids(p).await? };
         let f = OrderFilter {
             units: units.as_deref(),
             states: states.as_deref(),

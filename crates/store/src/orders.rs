@@ -307,18 +307,20 @@ impl Milestone {
     }
 }
 
-/// Applies a transition if the order still has `version`; `false`: somebody else moved
-/// it first (the caller reports a conflict).
+/// Applies a transition if the order still has `version` and returns the order as it is
+/// now; `None`: somebody else moved it first (the caller reports a conflict).
 pub async fn apply(
     conn: &mut AnyConnection,
     id: i64,
     version: i64,
     c: &Change<'_>,
     now: jiff::Timestamp,
-) -> StoreResult<bool> {
+) -> StoreResult<Option<Order>> {
     // One statement for every milestone: the first acceptance, dispatch, acknowledgement
     // and arrival are kept; resolution and conclusion record the latest.
-    let sql = "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3, assignee_id = $4, fields = $5,
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "UPDATE work_orders SET state = $1, suspended_from = $2, unit_id = $3, assignee_id = $4, fields = $5,
         version = version + 1, updated_at = $6,
         accepted_at = CASE WHEN $9 = 'accepted' THEN COALESCE(accepted_at, $6) ELSE accepted_at END,
         dispatched_at = CASE WHEN $9 = 'dispatched' THEN COALESCE(dispatched_at, $6) ELSE dispatched_at END,
@@ -326,8 +328,11 @@ pub async fn apply(
         arrived_at = CASE WHEN $9 = 'arrived' THEN COALESCE(arrived_at, $6) ELSE arrived_at END,
         resolved_at = CASE WHEN $9 = 'resolved' THEN $6 ELSE resolved_at END,
         concluded_at = CASE WHEN $9 = 'concluded' THEN $6 ELSE concluded_at END
-        WHERE id = $7 AND version = $8";
-    let r = sqlx::query(sql)
+        WHERE id = $7 AND version = $8
+        RETURNING {ORDER_COLS}"
+        )
+    });
+    let row = sqlx::query(SQL.as_str())
         .bind(c.state)
         .bind(c.suspended_from)
         .bind(c.unit_id)
@@ -337,9 +342,9 @@ pub async fn apply(
         .bind(id)
         .bind(version)
         .bind(c.milestone.map_or("", Milestone::code))
-        .execute(conn)
+        .fetch_optional(conn)
         .await?;
-    Ok(r.rows_affected() == 1)
+    row.as_ref().map(order).transpose()
 }
 
 /// One transition of an order's history.
