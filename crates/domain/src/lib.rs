@@ -5,6 +5,7 @@
 //! crate; it depends on none of them.
 
 pub mod audit;
+pub mod dispatch;
 pub mod grams;
 pub mod money;
 pub mod numbering;

@@ -255,6 +255,92 @@ pub fn default_targets(level: u8) -> Targets {
     }
 }
 
+/// The four deadlines of an order (R-WO-04).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deadline {
+    /// 回执: the crew acknowledges the order.
+    Acknowledge,
+    /// 到场: the crew arrives on site.
+    Arrive,
+    /// 处理完毕: the work is done (resolved), or the office's answer concludes it.
+    Complete,
+    /// 答复: the customer has had a reply.
+    Reply,
+}
+
+impl Deadline {
+    pub const ALL: [Deadline; 4] = [Deadline::Acknowledge, Deadline::Arrive, Deadline::Complete, Deadline::Reply];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Deadline::Acknowledge => "acknowledge",
+            Deadline::Arrive => "arrive",
+            Deadline::Complete => "complete",
+            Deadline::Reply => "reply",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Deadline> {
+        Deadline::ALL.into_iter().find(|d| d.code() == code)
+    }
+
+    /// (Chinese, English) labels.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Deadline::Acknowledge => ("回执时限", "Acknowledge"),
+            Deadline::Arrive => ("到场时限", "Arrive"),
+            Deadline::Complete => ("处理时限", "Complete"),
+            Deadline::Reply => ("答复时限", "Reply"),
+        }
+    }
+
+    /// The deadline's target in minutes, if tracked.
+    pub fn target(self, t: &Targets) -> Option<u32> {
+        match self {
+            Deadline::Acknowledge => t.acknowledge,
+            Deadline::Arrive => t.arrive,
+            Deadline::Complete => t.complete,
+            Deadline::Reply => t.reply,
+        }
+    }
+}
+
+/// One escalation threshold of one deadline and the instant it is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold {
+    pub deadline: Deadline,
+    pub stage: Stage,
+    pub at: Timestamp,
+}
+
+/// The escalation thresholds (50 / 80 / 100 %) of the deadlines still `open`, earliest
+/// first. Empty while the clock is stopped (suspended) or not started; a threshold the
+/// calendar cannot place within its horizon is left out.
+pub fn thresholds(
+    targets: &Targets,
+    open: &[Deadline],
+    clock: &Clock,
+    cal: &Calendar,
+    tz: &TimeZone,
+) -> Vec<Threshold> {
+    let mut out = Vec::new();
+    if clock.started.is_none() || clock.paused() {
+        return out;
+    }
+    for &deadline in open {
+        let Some(minutes) = deadline.target(targets) else { continue };
+        let budget = i64::from(minutes) * 60;
+        for (stage, pct) in Stage::THRESHOLDS {
+            if let Some(at) = clock.when(budget * pct / 100, cal, tz) {
+                out.push(Threshold { deadline, stage, at });
+            }
+        }
+    }
+    out.sort_by_key(|t| (t.at, t.deadline, t.stage));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +467,42 @@ mod tests {
             assert!(a.acknowledge < b.acknowledge && a.complete < b.complete, "level {level}");
         }
         assert_eq!(default_targets(9), default_targets(4));
+    }
+
+    // R-WO-05: thresholds at 50/80/100 % of each open deadline, moved by suspensions,
+    // none while the clock is stopped.
+    #[test]
+    fn escalation_thresholds() {
+        let t = Targets { acknowledge: Some(60), arrive: None, complete: Some(600), reply: Some(60) };
+        let cal = Calendar::always();
+        let start = at("2026-11-20T10:00");
+        let open = [Deadline::Acknowledge, Deadline::Arrive, Deadline::Complete];
+        let th = thresholds(&t, &open, &Clock::started(start), &cal, &tz());
+        let got: Vec<_> = th.iter().map(|x| (x.deadline.code(), x.stage.code(), x.at)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("acknowledge", "tier2", at("2026-11-20T10:30")),
+                ("acknowledge", "tier3", at("2026-11-20T10:48")),
+                ("acknowledge", "overdue", at("2026-11-20T11:00")),
+                ("complete", "tier2", at("2026-11-20T15:00")),
+                ("complete", "tier3", at("2026-11-20T18:00")),
+                ("complete", "overdue", at("2026-11-20T20:00")),
+            ]
+        );
+        // A finished suspension of an hour before the 50 % mark moves every later threshold.
+        let clock =
+            Clock { started: Some(start), pauses: vec![(at("2026-11-20T10:10"), Some(at("2026-11-20T11:10")))] };
+        let th = thresholds(&t, &[Deadline::Complete], &clock, &cal, &tz());
+        assert_eq!(
+            th.iter().map(|x| x.at).collect::<Vec<_>>(),
+            [at("2026-11-20T16:00"), at("2026-11-20T19:00"), at("2026-11-20T21:00")]
+        );
+        // Suspended now, or never accepted: nothing is scheduled.
+        let stopped = Clock { started: Some(start), pauses: vec![(at("2026-11-20T10:10"), None)] };
+        assert!(thresholds(&t, &open, &stopped, &cal, &tz()).is_empty());
+        assert!(thresholds(&t, &open, &Clock::default(), &cal, &tz()).is_empty());
+        assert_eq!(Deadline::parse("reply"), Some(Deadline::Reply));
+        assert_eq!(Deadline::parse("x"), None);
     }
 }

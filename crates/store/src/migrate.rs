@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "contacts", script: include_str!("../migrations/0005_contacts.sql") },
     Migration { version: 6, name: "campaigns", script: include_str!("../migrations/0006_campaigns.sql") },
     Migration { version: 7, name: "work_orders", script: include_str!("../migrations/0007_work_orders.sql") },
+    Migration { version: 8, name: "sla_dispatch", script: include_str!("../migrations/0008_sla_dispatch.sql") },
 ];
 
 /// What `run` did.
