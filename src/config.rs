@@ -75,6 +75,8 @@ pub struct JobSettings {
     pub enabled: bool,
     /// Milliseconds between polls of an empty queue.
     pub poll_ms: u64,
+    /// Seconds between rounds of the escalation watcher (R-WO-05).
+    pub sla_scan_secs: u64,
 }
 
 /// `[cti]`: the PBX signs each event with this shared secret (HMAC-SHA256); empty turns
@@ -136,7 +138,7 @@ impl Default for DatabaseSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        JobSettings { enabled: true, poll_ms: 500 }
+        JobSettings { enabled: true, poll_ms: 500, sla_scan_secs: 15 }
     }
 }
 

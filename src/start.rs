@@ -104,7 +104,11 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
     if o.settings.jobs.enabled {
-        let cfg = WorkerConfig { idle_poll: Duration::from_millis(o.settings.jobs.poll_ms), ..Default::default() };
+        let cfg = WorkerConfig {
+            idle_poll: Duration::from_millis(o.settings.jobs.poll_ms),
+            sla_scan: Duration::from_secs(o.settings.jobs.sla_scan_secs.max(1)),
+            ..Default::default()
+        };
         let worker = Worker::new(services.clone(), cfg);
         background.push(tokio::spawn(worker.run(rx.clone())));
     }

@@ -161,6 +161,12 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/orders/{id}", Perm(perm::ORDER_READ), none),
         // The door needs order.read; each action's own permission is the workflow's (tests/it/orders.rs).
         (Method::POST, "/api/v1/orders/{id}/actions/{action}", Perm(perm::ORDER_READ), |_| Some(json!({"version": 1}))),
+        (Method::GET, "/api/v1/orders/{id}/sla", Perm(perm::ORDER_READ), none),
+        (Method::GET, "/api/v1/orders/{id}/suggestions", Perm(perm::ORDER_DISPATCH), none),
+        (Method::POST, "/api/v1/crew/position", Perm(perm::ORDER_HANDLE), |_| {
+            Some(json!({"lat": 30.25, "lng": 120.16}))
+        }),
+        (Method::PUT, "/api/v1/crew/{user_id}/skills", Perm(perm::ADMIN_USER_WRITE), |_| Some(json!({"skills": []}))),
         (Method::GET, "/api/v1/campaigns", Perm(perm::CAMPAIGN_MANAGE), none),
         (Method::POST, "/api/v1/campaigns", Perm(perm::CAMPAIGN_MANAGE), |_| {
             Some(json!({"name": "矩阵", "kind": "arrears"}))
@@ -189,6 +195,7 @@ fn api_routes() -> Vec<ApiRoute> {
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", NOPE)
+        .replace("{user_id}", NOPE)
         .replace("{code}", "channel")
         .replace("{key}", "org.hotline")
         .replace("{kind}", "customers")

@@ -188,6 +188,31 @@ impl TestApp {
         Api { base: self.base.clone(), token: None, client: Self::client() }
     }
 
+    /// Stops the server and starts it again on the same database, data directory and clock
+    /// (what survives a restart is what is in the database).
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("stop");
+        }
+        let mut settings = Settings::default();
+        settings.jobs.poll_ms = 50;
+        settings.log.level = "warn".into();
+        settings.database.url = Some(self.database_url.clone());
+        settings.database.max_connections = 8;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let running = start(StartOptions {
+            settings,
+            data_dir: self._data_dir.path().to_path_buf(),
+            demo: true,
+            clock: self.clock.clone(),
+            listener: Some(listener),
+        })
+        .await
+        .expect("restart waterdesk");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("stop");

@@ -17,6 +17,8 @@ mod campaigns;
 mod cli;
 mod contacts;
 mod customers;
+mod dispatch;
+mod escalation;
 mod events;
 mod jobs;
 mod orders;

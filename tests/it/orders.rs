@@ -92,7 +92,7 @@ backend_test!(standard_order_types_and_their_checks, |backend| async move {
 });
 
 /// A demo user as the services see them after sign-in.
-async fn as_user(app: &TestApp, username: &str) -> waterdesk_services::Principal {
+pub(crate) async fn as_user(app: &TestApp, username: &str) -> waterdesk_services::Principal {
     let s = app.services();
     let mut c = s.db.read().await.unwrap();
     let u = waterdesk_store::users::get_by_username(&mut c, username).await.unwrap().expect(username);
@@ -104,7 +104,7 @@ async fn as_user(app: &TestApp, username: &str) -> waterdesk_services::Principal
     p
 }
 
-fn act(version: i64, fields: &[(&str, &str)]) -> ActInput {
+pub(crate) fn act(version: i64, fields: &[(&str, &str)]) -> ActInput {
     ActInput {
         version,
         fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -141,8 +141,9 @@ backend_test!(repair_order_closed_loop, |backend| async move {
         type_code: "repair".into(),
         origin: "contact".into(),
         contact_id: Some(contact.contact.id),
+        // Level 2: a level-1 order would be dispatched automatically (tests/it/dispatch.rs).
         impact: "high".into(),
-        urgency: "high".into(),
+        urgency: "medium".into(),
         title: "文三路12号水管爆裂".into(),
         address: "文三路12号".into(),
         lat: Some(30.2741),
@@ -163,7 +164,7 @@ backend_test!(repair_order_closed_loop, |backend| async move {
     assert!(matches!(s.order_create(&worker, &input, &ctx).await, Err(ServiceError::Forbidden { .. })));
     let o = s.order_create(&agent, &input, &ctx).await.unwrap();
     assert!(o.order_no.starts_with("WO"), "{}", o.order_no);
-    assert_eq!((o.state.as_str(), o.priority, o.version), ("registered", 1, 1));
+    assert_eq!((o.state.as_str(), o.priority, o.version), ("registered", 2, 1));
     let linked = s.contact_get(&agent, contact.contact.id).await.unwrap();
     assert_eq!(linked.contact.order_no, o.order_no, "the contact names its order");
 
@@ -232,7 +233,14 @@ backend_test!(repair_order_closed_loop, |backend| async move {
         .unwrap();
     assert_eq!(o8.state, "resolved");
     let o9 = step(dispatcher.clone(), "verify", act(o8.version, &[])).await.unwrap();
-    let o10 = step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "satisfied")])).await.unwrap();
+    // A repair needs its reply to the customer (答复) before it concludes.
+    let e = step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "satisfied")])).await.unwrap_err();
+    assert_eq!(code_of(e), "reply_required");
+    let o10 =
+        step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "satisfied"), ("reply", "已修复，已告知")]))
+            .await
+            .unwrap();
+    assert!(o10.replied_at.is_some());
     assert_eq!(o10.state, "concluded");
     assert!(o10.concluded_at.is_some() && o10.resolved_at.is_some() && o10.arrived_at.is_some());
     assert!(o10.fields.contains("pipe_burst") && o10.fields.contains("satisfied"));

@@ -57,6 +57,8 @@ pub struct WorkerConfig {
     pub idle_poll: Duration,
     /// First retry delay; doubles per attempt, capped at one hour.
     pub backoff_base: jiff::SignedDuration,
+    /// How often the escalation watcher runs (R-WO-05).
+    pub sla_scan: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -67,6 +69,7 @@ impl Default for WorkerConfig {
             lease: jiff::SignedDuration::from_mins(5),
             idle_poll: Duration::from_millis(500),
             backoff_base: jiff::SignedDuration::from_secs(5),
+            sla_scan: Duration::from_secs(15),
         }
     }
 }
@@ -91,6 +94,7 @@ impl Worker {
     pub fn new(services: Services, cfg: WorkerConfig) -> Self {
         let mut w = Worker { services, handlers: Arc::new(HashMap::new()), cfg };
         w.register(Arc::new(PurgeSessions));
+        w.register(Arc::new(AutoDispatch));
         w
     }
 
@@ -148,6 +152,8 @@ impl Worker {
     /// Runs until `shutdown` resolves.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut schedule_housekeeping = tokio::time::interval(Duration::from_secs(3600));
+        let mut sla_scan = tokio::time::interval(self.cfg.sla_scan);
+        sla_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -159,6 +165,16 @@ impl Worker {
                     if let Ok(mut tx) = self.services.db.begin().await {
                         let ok = enqueue(&mut tx, "purge_sessions", &serde_json::json!({}), now, Some(&key), now).await.is_ok();
                         if ok { let _ = tx.commit().await; }
+                    }
+                }
+                _ = sla_scan.tick() => {
+                    // Rounds until the backlog is worked off (after a restart it may be large).
+                    loop {
+                        match self.services.escalate_due(waterdesk_services::escalation::BATCH).await {
+                            Ok(n) if n > 0 => continue,
+                            Ok(_) => break,
+                            Err(e) => { tracing::error!(error = %e, "escalation watcher round failed"); break; }
+                        }
                     }
                 }
                 r = self.run_once() => {
@@ -205,6 +221,25 @@ impl Job for PurgeSessions {
             let n = waterdesk_store::sessions::purge(&mut tx, before).await?;
             tx.commit().await?;
             tracing::info!(sessions.purged = n, "purged old sessions");
+            Ok(())
+        })
+    }
+}
+
+/// Automatic dispatch of an emergency (R-WO-06); idempotent: an order already
+/// dispatched, or moved on, is left alone.
+struct AutoDispatch;
+
+impl Job for AutoDispatch {
+    fn kind(&self) -> &'static str {
+        waterdesk_services::dispatch::AUTO_DISPATCH_JOB
+    }
+
+    fn run(&self, services: Services, payload: serde_json::Value) -> JobFuture {
+        Box::pin(async move {
+            let id = payload["order_id"].as_i64().ok_or_else(|| anyhow::anyhow!("payload without order_id"))?;
+            let to = services.auto_dispatch(id).await?;
+            tracing::info!(order.id = id, assignee = ?to, "automatic dispatch");
             Ok(())
         })
     }

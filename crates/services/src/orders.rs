@@ -246,7 +246,7 @@ fn crew_only(action: Action) -> bool {
 }
 
 impl Services {
-    async fn workflow_of(
+    pub(crate) async fn workflow_of(
         &self,
         conn: &mut waterdesk_store::AnyConnection,
         code: &str,
@@ -310,7 +310,7 @@ impl Services {
                 lng_e6: lng,
                 caller: i.caller.trim(),
                 unit_id: p.unit_id,
-                created_by: Some(p.user_id),
+                created_by: p.actor(),
             },
             now,
         )
@@ -322,13 +322,14 @@ impl Services {
             action: "register",
             from_state: "registered",
             to_state: "registered",
-            actor_id: Some(p.user_id),
+            actor_id: p.actor(),
             note: "",
             fields: "{}",
             lat_e6: None,
             lng_e6: None,
         };
         repo::add_event(&mut tx, o.id, &event, now).await?;
+        self.queue_auto_dispatch(&mut tx, &o).await?;
         let params = serde_json::json!({"id": o.id, "order_no": no, "type": t.code, "priority": o.priority});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.create", "ok", params).await?;
         commit(tx).await?;
@@ -367,6 +368,14 @@ impl Services {
             fields.insert("note".into(), i.note.trim().to_string());
         }
         let m = w.next(state, susp, action, |perm| p.has(perm), &fields).map_err(refusal)?;
+        let replied = i.fields.get("reply").is_some_and(|r| !r.trim().is_empty());
+        if m.to == State::Concluded && w.customer_reply && o.replied_at.is_none() && !replied {
+            return Err(v(
+                "reply",
+                "reply_required",
+                "the customer must have had a reply (答复) before the order concludes",
+            ));
+        }
         if crew_only(action) && o.assignee_id != Some(p.user_id) {
             return Err(v("action", "not_assignee", "only the crew member the order is assigned to"));
         }
@@ -398,6 +407,7 @@ impl Services {
             assignee_id: assignee,
             fields: &stored,
             milestone: milestone(action, m.to),
+            replied,
         };
         let after = repo::apply(&mut tx, id, i.version, &change, now)
             .await?
@@ -412,13 +422,14 @@ impl Services {
             action: action.code(),
             from_state: m.from.code(),
             to_state: m.to.code(),
-            actor_id: Some(p.user_id),
+            actor_id: p.actor(),
             note: i.note.trim(),
             fields: &event_fields,
             lat_e6: lat,
             lng_e6: lng,
         };
         repo::add_event(&mut tx, id, &event, now).await?;
+        self.queue_auto_dispatch(&mut tx, &after).await?;
         let params = serde_json::json!({"id": id, "order_no": o.order_no, "action": action.code(), "to": m.to.code()});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.act", "ok", params).await?;
         commit(tx).await?;

@@ -57,6 +57,11 @@ impl Principal {
 
 impl Principal {
     /// The command line acting with every permission (it runs on the server itself).
+    /// The user to record as the actor of a change: `None` for the system itself.
+    pub fn actor(&self) -> Option<i64> {
+        (self.user_id > 0).then_some(self.user_id)
+    }
+
     pub fn system() -> Self {
         Principal {
             user_id: 0,

@@ -152,6 +152,11 @@ pub struct Order {
     pub arrived_at: Option<jiff::Timestamp>,
     pub resolved_at: Option<jiff::Timestamp>,
     pub concluded_at: Option<jiff::Timestamp>,
+    /// The first reply (答复) to the customer.
+    pub replied_at: Option<jiff::Timestamp>,
+    /// When the escalation watcher looks at the order next (`None`: no clock runs).
+    pub sla_check_at: Option<jiff::Timestamp>,
+    /// Past the complete deadline (超期) at some point; never reset.
     pub overdue: bool,
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
@@ -160,7 +165,7 @@ pub struct Order {
 const ORDER_COLS: &str = "id, order_no, type_code, state, suspended_from, version, origin, origin_ref, contact_id, \
     customer_id, account_id, category, impact, urgency, priority, title, content, address, lat_e6, lng_e6, caller, \
     unit_id, assignee_id, created_by, master_id, fields, accepted_at, dispatched_at, acknowledged_at, arrived_at, \
-    resolved_at, concluded_at, overdue, created_at, updated_at";
+    resolved_at, concluded_at, replied_at, sla_check_at, overdue, created_at, updated_at";
 
 fn order(r: &AnyRow) -> StoreResult<Order> {
     Ok(Order {
@@ -196,6 +201,8 @@ fn order(r: &AnyRow) -> StoreResult<Order> {
         arrived_at: crate::ts_opt(r, "arrived_at")?,
         resolved_at: crate::ts_opt(r, "resolved_at")?,
         concluded_at: crate::ts_opt(r, "concluded_at")?,
+        replied_at: crate::ts_opt(r, "replied_at")?,
+        sla_check_at: crate::ts_opt(r, "sla_check_at")?,
         overdue: flag(r, "overdue")?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
@@ -281,6 +288,8 @@ pub struct Change<'a> {
     pub fields: &'a str,
     /// The milestone column to stamp with `now` the first time (e.g. `accepted_at`).
     pub milestone: Option<Milestone>,
+    /// The step carries a reply to the customer (stamps `replied_at` the first time).
+    pub replied: bool,
 }
 
 /// Milestones whose first time is kept on the order (SLA and KPI inputs).
@@ -308,7 +317,8 @@ impl Milestone {
 }
 
 /// Applies a transition if the order still has `version` and returns the order as it is
-/// now; `None`: somebody else moved it first (the caller reports a conflict).
+/// now; `None`: somebody else moved it first (the caller reports a conflict). The
+/// escalation watcher is asked to look at the order again (`sla_check_at = now`).
 pub async fn apply(
     conn: &mut AnyConnection,
     id: i64,
@@ -327,7 +337,9 @@ pub async fn apply(
         acknowledged_at = CASE WHEN $9 = 'acknowledged' THEN COALESCE(acknowledged_at, $6) ELSE acknowledged_at END,
         arrived_at = CASE WHEN $9 = 'arrived' THEN COALESCE(arrived_at, $6) ELSE arrived_at END,
         resolved_at = CASE WHEN $9 = 'resolved' THEN $6 ELSE resolved_at END,
-        concluded_at = CASE WHEN $9 = 'concluded' THEN $6 ELSE concluded_at END
+        concluded_at = CASE WHEN $9 = 'concluded' THEN $6 ELSE concluded_at END,
+        replied_at = CASE WHEN $10 = 1 THEN COALESCE(replied_at, $6) ELSE replied_at END,
+        sla_check_at = $6
         WHERE id = $7 AND version = $8
         RETURNING {ORDER_COLS}"
         )
@@ -342,6 +354,7 @@ pub async fn apply(
         .bind(id)
         .bind(version)
         .bind(c.milestone.map_or("", Milestone::code))
+        .bind(i64::from(c.replied))
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(order).transpose()
@@ -510,4 +523,188 @@ pub async fn list(conn: &mut AnyConnection, f: &OrderFilter<'_>, limit: i64) -> 
     }
     q.push(" ORDER BY id DESC LIMIT ").bind(limit);
     q.query().fetch_all(conn).await?.iter().map(order).collect()
+}
+
+/// Orders whose escalation check is due, earliest first.
+pub async fn sla_due(conn: &mut AnyConnection, now: jiff::Timestamp, limit: i64) -> StoreResult<Vec<Order>> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {ORDER_COLS} FROM work_orders WHERE sla_check_at IS NOT NULL AND sla_check_at <= $1
+             ORDER BY sla_check_at LIMIT $2"
+        )
+    });
+    let rows = sqlx::query(SQL.as_str()).bind(t(now)).bind(limit).fetch_all(conn).await?;
+    rows.iter().map(order).collect()
+}
+
+/// Records that a threshold fired; `false` if it had fired before (each fires once).
+pub async fn escalation_mark(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    deadline: &str,
+    stage: &str,
+    due_at: jiff::Timestamp,
+    now: jiff::Timestamp,
+) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "INSERT INTO order_escalations (order_id, deadline, stage, due_at, fired_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (order_id, deadline, stage) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(deadline)
+    .bind(stage)
+    .bind(t(due_at))
+    .bind(t(now))
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets the next escalation check (and the overdue flag) if the order still has
+/// `version`; `false`: a transition came in between and the check must be redone.
+pub async fn sla_reschedule(
+    conn: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    next: Option<jiff::Timestamp>,
+    overdue: bool,
+) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "UPDATE work_orders SET sla_check_at = $1, overdue = CASE WHEN $2 = 1 THEN 1 ELSE overdue END
+         WHERE id = $3 AND version = $4",
+    )
+    .bind(next.map(t))
+    .bind(i64::from(overdue))
+    .bind(id)
+    .bind(version)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A threshold that fired on an order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Escalation {
+    pub order_id: i64,
+    /// `acknowledge`, `arrive`, `complete` or `reply`.
+    pub deadline: String,
+    /// `tier2`, `tier3` or `overdue`.
+    pub stage: String,
+    /// When the threshold was reached.
+    pub due_at: Option<jiff::Timestamp>,
+    /// When the watcher fired it.
+    pub fired_at: jiff::Timestamp,
+}
+
+/// The escalations of an order, in the order they fired.
+pub async fn escalations(conn: &mut AnyConnection, order_id: i64) -> StoreResult<Vec<Escalation>> {
+    let rows = sqlx::query(
+        "SELECT order_id, deadline, stage, due_at, fired_at FROM order_escalations WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let due: String = r.try_get("due_at")?;
+            Ok(Escalation {
+                order_id: r.try_get("order_id")?,
+                deadline: r.try_get("deadline")?,
+                stage: r.try_get("stage")?,
+                due_at: waterdesk_domain::time::from_db(&due),
+                fired_at: ts(r, "fired_at")?,
+            })
+        })
+        .collect()
+}
+
+/// A crew member as dispatch sees them: unit, skills, last position, open workload.
+#[derive(Debug, Clone)]
+pub struct CrewRow {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub unit_id: i64,
+    pub unit_name: String,
+    pub unit_path: String,
+    pub skills: String,
+    pub position: Option<(i64, i64, jiff::Timestamp)>,
+    pub open_orders: i64,
+}
+
+/// Active staff holding `order.handle` (but not the superuser role `admin`, which holds
+/// every permission), optionally only in `units`, with their last
+/// position and the orders they have in hand (dispatched, acknowledged, in progress).
+pub async fn crew(conn: &mut AnyConnection, units: Option<&[i64]>) -> StoreResult<Vec<CrewRow>> {
+    let mut q = crate::sql::Sql::default();
+    q.push(
+        "SELECT u.id, u.username, u.display_name, u.unit_id, un.name AS unit_name, un.path AS unit_path, u.skills,
+            p.lat_e6, p.lng_e6, p.at AS pos_at,
+            (SELECT COUNT(*) FROM work_orders w WHERE w.assignee_id = u.id
+                AND w.state IN ('dispatched', 'acknowledged', 'in_progress')) AS open_orders
+         FROM users u JOIN units un ON un.id = u.unit_id
+         LEFT JOIN crew_positions p ON p.user_id = u.id
+         WHERE u.disabled = 0 AND u.kind = 'staff'
+           AND EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                       WHERE ur.user_id = u.id AND rp.permission = 'order.handle')
+           AND NOT EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                           WHERE ur.user_id = u.id AND r.code = 'admin')",
+    );
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND u.unit_id IN (", units);
+    }
+    q.push(" ORDER BY u.id");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let lat: Option<i64> = r.try_get("lat_e6")?;
+            let lng: Option<i64> = r.try_get("lng_e6")?;
+            let at = crate::ts_opt(r, "pos_at")?;
+            Ok(CrewRow {
+                user_id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                display_name: r.try_get("display_name")?,
+                unit_id: r.try_get("unit_id")?,
+                unit_name: r.try_get("unit_name")?,
+                unit_path: r.try_get("unit_path")?,
+                skills: r.try_get("skills")?,
+                position: match (lat, lng, at) {
+                    (Some(a), Some(b), Some(t)) => Some((a, b, t)),
+                    _ => None,
+                },
+                open_orders: r.try_get("open_orders")?,
+            })
+        })
+        .collect()
+}
+
+/// Stores a crew member's position (the latest ping wins; an older ping is ignored).
+pub async fn set_position(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    lat_e6: i64,
+    lng_e6: i64,
+    accuracy_m: Option<i64>,
+    at: jiff::Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO crew_positions (user_id, lat_e6, lng_e6, accuracy_m, at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id) DO UPDATE SET lat_e6 = excluded.lat_e6, lng_e6 = excluded.lng_e6,
+            accuracy_m = excluded.accuracy_m, at = excluded.at
+         WHERE crew_positions.at <= excluded.at",
+    )
+    .bind(user_id)
+    .bind(lat_e6)
+    .bind(lng_e6)
+    .bind(accuracy_m)
+    .bind(t(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a user's skills (order type codes, comma-separated; empty: every type).
+pub async fn set_skills(conn: &mut AnyConnection, user_id: i64, skills: &str) -> StoreResult<bool> {
+    let r = sqlx::query("UPDATE users SET skills = $1 WHERE id = $2").bind(skills).bind(user_id).execute(conn).await?;
+    Ok(r.rows_affected() == 1)
 }

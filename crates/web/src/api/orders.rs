@@ -3,8 +3,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use waterdesk_services::dispatch::{PositionInput, Suggestion};
+use waterdesk_services::escalation::DeadlineView;
 use waterdesk_services::orders::{ActInput, OrderDetail, OrderInput, OrderQuery, OrderTypeInput};
-use waterdesk_store::orders::{Order, OrderType};
+use waterdesk_store::orders::{Escalation, Order, OrderType};
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
@@ -20,6 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_orders, create_order))
         .routes(routes!(get_order))
         .routes(routes!(act))
+        .routes(routes!(order_sla))
+        .routes(routes!(suggestions))
+        .routes(routes!(position))
+        .routes(routes!(set_skills))
 }
 
 /// Order types with their workflow, SLA targets and calendar (JSON text).
@@ -87,4 +93,78 @@ async fn act(
     Json(b): Json<ActInput>,
 ) -> Result<axum::Json<Order>, ApiError> {
     Ok(axum::Json(st.services().order_act(&p, id, &action, &b, &ctx.audit()).await?))
+}
+
+/// An order's SLA: its four deadlines as they stand and the escalations that fired.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct OrderSla {
+    deadlines: Vec<DeadlineView>,
+    escalations: Vec<Escalation>,
+}
+
+/// The order's deadlines (due times, share used) and escalations (R-WO-04/05).
+#[utoipa::path(get, path = "/orders/{id}/sla", tag = "orders", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderSla), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn order_sla(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<OrderSla>, ApiError> {
+    let s = st.services();
+    Ok(axum::Json(OrderSla {
+        deadlines: s.order_deadlines(&p, id).await?,
+        escalations: s.order_escalations(&p, id).await?,
+    }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct SuggestionQuery {
+    /// How many candidates, 1–200 (default 10).
+    limit: Option<i64>,
+}
+
+/// Crew members ranked for dispatching the order: distance from their last position,
+/// open workload, skills, service area (R-WO-06).
+#[utoipa::path(get, path = "/orders/{id}/suggestions", tag = "orders", params(("id" = i64, Path), SuggestionQuery),
+    responses((status = 200, body = Vec<Suggestion>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn suggestions(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<SuggestionQuery>,
+) -> Result<axum::Json<Vec<Suggestion>>, ApiError> {
+    Ok(axum::Json(st.services().dispatch_suggestions(&p, id, q.limit.unwrap_or(10)).await?))
+}
+
+/// The caller's position, pinged by the field app for dispatch (crew members only).
+#[utoipa::path(post, path = "/crew/position", tag = "orders", request_body = PositionInput,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn position(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Json(b): Json<PositionInput>,
+) -> Result<StatusCode, ApiError> {
+    st.services().crew_position(&p, &b).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SkillsInput {
+    /// Order type codes; empty: every type.
+    skills: Vec<String>,
+}
+
+/// Set the order types a crew member handles (dispatch prefers skilled crews).
+#[utoipa::path(put, path = "/crew/{user_id}/skills", tag = "orders", params(("user_id" = i64, Path)), request_body = SkillsInput,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn set_skills(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(user_id): Path<i64>,
+    Json(b): Json<SkillsInput>,
+) -> Result<StatusCode, ApiError> {
+    st.services().crew_set_skills(&p, user_id, &b.skills, &ctx.audit()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

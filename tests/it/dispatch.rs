@@ -1,0 +1,181 @@
+//! Dispatch (R-WO-06): crew positions, ranked suggestions by distance, workload, skills and
+//! service area; automatic dispatch of emergencies with its fallback.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use waterdesk_services::Principal;
+use waterdesk_services::admin::NewUserInput;
+use waterdesk_services::audit::AuditCtx;
+use waterdesk_services::dispatch::PositionInput;
+use waterdesk_services::orders::{ActInput, OrderInput};
+
+use crate::backend_test;
+use crate::helpers::TestApp;
+use crate::orders::{act, as_user};
+
+/// Creates a field worker in the worker's unit and returns them as a principal.
+async fn crew(app: &TestApp, username: &str, name: &str) -> Principal {
+    let s = app.services();
+    let worker = as_user(app, "worker").await;
+    let i = NewUserInput {
+        username: username.into(),
+        display_name: name.into(),
+        unit_id: worker.unit_id,
+        kind: "staff".into(),
+        data_scope: "own".into(),
+        phone: String::new(),
+        email: String::new(),
+        password: None,
+        roles: vec!["field_worker".into()],
+    };
+    s.user_create(&Principal::system(), &i, &AuditCtx::cli("test")).await.unwrap();
+    as_user(app, username).await
+}
+
+async fn ping(app: &TestApp, p: &Principal, lat: f64, lng: f64) {
+    app.services().crew_position(p, &PositionInput { lat, lng, accuracy_m: Some(8.0) }).await.unwrap();
+}
+
+fn repair(title: &str, urgency: &str) -> OrderInput {
+    OrderInput {
+        type_code: "repair".into(),
+        impact: "high".into(),
+        urgency: urgency.into(),
+        title: title.into(),
+        address: "西湖区文三路12号".into(),
+        lat: Some(30.2741),
+        lng: Some(120.1551),
+        ..Default::default()
+    }
+}
+
+backend_test!(suggestions_rank_by_distance_workload_and_skills, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services().clone();
+    let ctx = AuditCtx::cli("test");
+    let dispatcher = as_user(&app, "dispatcher").await;
+    let worker = as_user(&app, "worker").await; // no position yet
+    let near = crew(&app, "crew_near", "王师傅").await;
+    let far = crew(&app, "crew_far", "钱师傅").await;
+    ping(&app, &near, 30.2750, 120.1560).await; // ~130 m from the site
+    ping(&app, &far, 30.2910, 120.2130).await; // ~6 km
+
+    // Positions: crew only, coordinates checked.
+    let api = app.api("worker").await;
+    assert_eq!(
+        api.post("/api/v1/crew/position", json!({"lat": 30.27, "lng": 120.15})).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let r = api.post("/api/v1/crew/position", json!({"lat": 91.0, "lng": 120.15})).await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{:?}", r.body);
+    let r = api.post("/api/v1/crew/position", json!({"lat": 30.0, "lng": 120.0, "altitude": 3})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused");
+    let r = app.api("agent").await.post("/api/v1/crew/position", json!({"lat": 30.0, "lng": 120.0})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The worker's position was far away a moment ago; an older ping does not overwrite it.
+    ping(&app, &worker, 30.3500, 120.3000).await;
+
+    let o = s.order_create(&dispatcher, &repair("文三路12号漏水", "medium"), &ctx).await.unwrap();
+    let d = app.api("dispatcher").await;
+    let r = d.get(&format!("/api/v1/orders/{}/suggestions", o.id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let names: Vec<&str> = r.body.as_array().unwrap().iter().map(|x| x["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["crew_near", "crew_far", "worker"]);
+    let first = &r.body[0];
+    assert!(first["distance_m"].as_f64().unwrap() < 200.0, "{first}");
+    assert_eq!((first["open_orders"].as_i64(), first["free"].as_bool()), (Some(0), Some(true)));
+
+    // Three orders in hand (9 km equivalent) put the near crew behind the far one.
+    for n in 0..3 {
+        let x = s.order_create(&dispatcher, &repair(&format!("文三路{n}号"), "medium"), &ctx).await.unwrap();
+        let x = s.order_act(&dispatcher, x.id, "accept", &act(x.version, &[]), &ctx).await.unwrap();
+        let i = ActInput { assignee_id: Some(near.user_id), ..act(x.version, &[]) };
+        s.order_act(&dispatcher, x.id, "dispatch", &i, &ctx).await.unwrap();
+    }
+    let r = d.get(&format!("/api/v1/orders/{}/suggestions?limit=2", o.id)).await;
+    let names: Vec<&str> = r.body.as_array().unwrap().iter().map(|x| x["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["crew_far", "crew_near"]);
+    assert_eq!(r.body[1]["open_orders"], 3);
+
+    // Skills: the far crew only does patrols now.
+    let admin = app.api("admin").await;
+    let r = admin.put(&format!("/api/v1/crew/{}/skills", far.user_id), json!({"skills": ["patrol"]})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let r = admin.put(&format!("/api/v1/crew/{}/skills", far.user_id), json!({"skills": ["teleport"]})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.put("/api/v1/crew/999999/skills", json!({"skills": []})).await.status, StatusCode::NOT_FOUND);
+    let r = d.get(&format!("/api/v1/orders/{}/suggestions", o.id)).await;
+    let far_row = r.body.as_array().unwrap().iter().find(|x| x["username"] == "crew_far").unwrap();
+    assert_eq!(far_row["skilled"], false);
+    assert_ne!(r.body[0]["username"], "crew_far");
+
+    // Bad input and roles.
+    assert_eq!(
+        d.get(&format!("/api/v1/orders/{}/suggestions?limit=0", o.id)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(d.get("/api/v1/orders/999999/suggestions").await.status, StatusCode::NOT_FOUND);
+    let r = app.api("agent").await.get(&format!("/api/v1/orders/{}/suggestions", o.id)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    app.stop().await;
+});
+
+/// Waits for the background worker to move an order (5 s at most).
+async fn settled(
+    app: &TestApp,
+    id: i64,
+    until: impl Fn(&waterdesk_store::orders::Order) -> bool,
+) -> waterdesk_store::orders::Order {
+    for _ in 0..100 {
+        let o = {
+            let mut c = app.services().db.read().await.unwrap();
+            waterdesk_store::orders::get(&mut c, id).await.unwrap().unwrap()
+        };
+        if until(&o) {
+            return o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("order {id} did not settle");
+}
+
+// R-WO-06: a level-1 order is accepted and dispatched to the best free, skilled crew
+// member by the background worker; with nobody suitable it stays in the dispatchers' queue
+// and they are told.
+backend_test!(emergencies_dispatch_themselves, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services().clone();
+    let ctx = AuditCtx::cli("test");
+    let agent = as_user(&app, "agent").await;
+    let near = crew(&app, "crew_near", "王师傅").await;
+    ping(&app, &near, 30.2750, 120.1560).await;
+    let o = s.order_create(&agent, &repair("文三路主管爆裂", "high"), &ctx).await.unwrap();
+    assert_eq!(o.priority, 1);
+    let o = settled(&app, o.id, |o| o.state == "dispatched").await;
+    assert_eq!(o.assignee_id, Some(near.user_id));
+    let events = {
+        let mut c = s.db.read().await.unwrap();
+        waterdesk_store::orders::events(&mut c, o.id).await.unwrap()
+    };
+    let actions: Vec<(&str, Option<i64>)> = events.iter().map(|e| (e.action.as_str(), e.actor_id)).collect();
+    assert_eq!(actions, [("register", Some(agent.user_id)), ("accept", None), ("dispatch", None)]);
+    assert!(events[2].note.contains("自动派单"));
+
+    // Nobody skilled for repairs: the order waits, accepted, for a dispatcher.
+    for who in [near.user_id, as_user(&app, "worker").await.user_id] {
+        s.crew_set_skills(&Principal::system(), who, &["patrol".into()], &ctx).await.unwrap();
+    }
+    let token = app.token("dispatcher").await;
+    let stream = TestApp::client().get(app.url("/api/v1/events/stream")).bearer_auth(&token).send().await.unwrap();
+    let reader = tokio::spawn(crate::helpers::next_event(stream, "order.auto_dispatch_failed"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let o2 = s.order_create(&agent, &repair("文二路主管爆裂", "high"), &ctx).await.unwrap();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), reader).await.unwrap().unwrap();
+    assert!(seen.contains(&o2.order_no), "{seen}");
+    let o2 = settled(&app, o2.id, |o| o.state == "accepted").await;
+    assert_eq!(o2.assignee_id, None);
+    // Running the job again changes nothing (idempotent).
+    assert_eq!(s.auto_dispatch(o2.id).await.unwrap(), None);
+    assert_eq!(s.auto_dispatch(o.id).await.unwrap(), None, "already dispatched");
+    app.stop().await;
+});
