@@ -12,7 +12,8 @@ backend_test!(numbers_are_unique_under_concurrency, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let s = app.services().clone();
     let tz = s.tz.clone();
-    let now = jiff::Timestamp::now();
+    // A day of its own: the demo's orders hold numbers of the last days.
+    let now = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 400);
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let s = s.clone();
@@ -54,7 +55,8 @@ backend_test!(numbers_are_unique_under_concurrency, |backend| async move {
 backend_test!(group_commit_isolates_failing_writes, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let s = app.services().clone();
-    let now = jiff::Timestamp::now();
+    // A day of its own: the demo's orders hold numbers of the last days.
+    let now = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 400);
     let mut tasks = Vec::new();
     for i in 0..200_i64 {
         let s = s.clone();
@@ -100,7 +102,8 @@ backend_test!(group_commit_isolates_failing_writes, |backend| async move {
 backend_test!(rollback_leaves_nothing, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let s = app.services().clone();
-    let now = jiff::Timestamp::now();
+    // A day of its own: the demo's orders hold numbers of the last days.
+    let now = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 400);
     let mut tx = s.db.begin().await.unwrap();
     let first = waterdesk_store::numbers::allocate(&mut tx, NumberKind::Contact, now, &s.tz).await.unwrap();
     waterdesk_store::events::insert(&mut tx, "test", "all", &serde_json::json!({}), now).await.unwrap();

@@ -255,6 +255,7 @@ impl Services {
         if fresh && demo {
             self.seed_demo_customers().await?;
             self.seed_demo_contacts().await?;
+            self.seed_demo_orders().await?;
         }
         Ok(report)
     }
@@ -409,6 +410,323 @@ impl Services {
             self.campaign_assign(&p, c.campaign.id, &[agent.id], &ctx).await?;
         }
         Ok(())
+    }
+
+    /// Demo work orders in every stage of the loop, three more crew members of the repair
+    /// team and the crews' positions around the West Lake, so the queue, the dispatch
+    /// suggestions and the escalations have something to show.
+    async fn seed_demo_orders(&self) -> ServiceResult<()> {
+        use waterdesk_domain::numbering::NumberKind;
+        use waterdesk_domain::workflow::{Action, Level, State, priority};
+        use waterdesk_store::orders::{self as repo, Change, NewEvent, NewOrder};
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let Some(worker) = users::get_by_username(&mut tx, "worker").await? else { return Ok(()) };
+        let (Some(agent), Some(dispatcher)) =
+            (users::get_by_username(&mut tx, "agent").await?, users::get_by_username(&mut tx, "dispatcher").await?)
+        else {
+            return Ok(());
+        };
+        // Crew members without a printed login (an administrator can reset their passwords).
+        let rid = roles::get_by_code(&mut tx, BuiltinRole::FieldWorker.code()).await?.ok_or(StoreError::NotFound)?.id;
+        let mut crew = vec![(worker.id, 30.276_80, 120.145_10)];
+        for (username, name, lat, lng) in [
+            ("crew_wang", "王海涛", 30.259_30, 120.168_50),
+            ("crew_liu", "刘建华", 30.289_70, 120.155_30),
+            ("crew_zhou", "周斌", 30.245_60, 120.139_80),
+        ] {
+            let hash = hash(&generate_password()).await?;
+            let id = users::insert(
+                &mut tx,
+                &NewUser {
+                    username,
+                    display_name: name,
+                    unit_id: worker.unit_id,
+                    kind: "staff",
+                    data_scope: "own",
+                    phone: "",
+                    email: "",
+                    password_hash: &hash,
+                    must_change_password: true,
+                },
+                now,
+            )
+            .await?;
+            users::set_roles(&mut tx, id, &[rid]).await?;
+            crew.push((id, lat, lng));
+        }
+        for (id, lat, lng) in &crew {
+            let e6 = |x: f64| (x * 1e6).round() as i64;
+            repo::set_position(&mut tx, *id, e6(*lat), e6(*lng), Some(10), now).await?;
+        }
+        let crew_id = |i: usize| crew.get(i).map(|c| c.0);
+        // (hours ago, type, impact, urgency, title, address, account, lat, lng, steps, crew, fields)
+        type Steps = &'static [(&'static str, &'static str, i64)];
+        type Row = (
+            i64,
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static str,
+            f64,
+            f64,
+            Steps,
+            usize,
+        );
+        let rows: [Row; 10] = [
+            (
+                3,
+                "repair",
+                "high",
+                "medium",
+                "文三路12号门口路面冒水",
+                "西湖区文三路12号",
+                "HZ0010001",
+                30.276_12,
+                120.142_31,
+                &[
+                    ("accept", "accepted", 5),
+                    ("dispatch", "dispatched", 8),
+                    ("acknowledge", "acknowledged", 12),
+                    ("start", "in_progress", 40),
+                ],
+                0,
+            ),
+            (
+                1,
+                "complaint",
+                "medium",
+                "medium",
+                "早高峰水压低，几乎没水",
+                "西湖区文三路18号1幢",
+                "HZ0010002",
+                30.276_55,
+                120.143_02,
+                &[],
+                0,
+            ),
+            (
+                2,
+                "water_quality",
+                "high",
+                "medium",
+                "自来水有异味、发黄",
+                "拱墅区湖墅南路88号6幢",
+                "HZ0020001",
+                30.283_40,
+                120.153_77,
+                &[("accept", "accepted", 10)],
+                0,
+            ),
+            (
+                20,
+                "meter_replace",
+                "low",
+                "medium",
+                "水表停走，申请换表",
+                "西湖区天目山路200号底商",
+                "HZ0030001",
+                30.272_90,
+                120.128_20,
+                &[("accept", "pending_approval", 30)],
+                0,
+            ),
+            (
+                2,
+                "hazard",
+                "high",
+                "high",
+                "人行道井盖缺失",
+                "上城区解放路与中河路口",
+                "",
+                30.259_80,
+                120.169_20,
+                &[("accept", "accepted", 2), ("dispatch", "dispatched", 3), ("acknowledge", "acknowledged", 6)],
+                1,
+            ),
+            (
+                120,
+                "repair",
+                "high",
+                "low",
+                "小区内消防栓漏水",
+                "拱墅区湖墅南路90号",
+                "HZ0020001",
+                30.284_10,
+                120.154_20,
+                &[("accept", "accepted", 20), ("dispatch", "dispatched", 30), ("acknowledge", "acknowledged", 90)],
+                2,
+            ),
+            (
+                30,
+                "maintenance",
+                "low",
+                "low",
+                "阀门井清淤",
+                "西湖区古墩路与文二西路口",
+                "",
+                30.281_90,
+                120.101_10,
+                &[
+                    ("accept", "accepted", 15),
+                    ("dispatch", "dispatched", 20),
+                    ("acknowledge", "acknowledged", 60),
+                    ("start", "in_progress", 180),
+                    ("suspend", "suspended", 200),
+                ],
+                3,
+            ),
+            (
+                72,
+                "repair",
+                "high",
+                "medium",
+                "厨房水管接头漏水",
+                "西湖区文三路12号3幢",
+                "HZ0010001",
+                30.276_12,
+                120.142_31,
+                &[
+                    ("accept", "accepted", 5),
+                    ("dispatch", "dispatched", 10),
+                    ("acknowledge", "acknowledged", 15),
+                    ("start", "in_progress", 50),
+                    ("complete", "resolved", 110),
+                    ("verify", "verified", 180),
+                    ("visit", "concluded", 600),
+                ],
+                0,
+            ),
+            (
+                48,
+                "outage",
+                "medium",
+                "low",
+                "文三路片区计划停水（管网改造）",
+                "西湖区文三路片区",
+                "",
+                30.276_00,
+                120.140_00,
+                &[
+                    ("accept", "accepted", 10),
+                    ("dispatch", "dispatched", 20),
+                    ("acknowledge", "acknowledged", 30),
+                    ("start", "in_progress", 60),
+                    ("complete", "resolved", 480),
+                ],
+                2,
+            ),
+            (
+                26,
+                "consultation",
+                "low",
+                "low",
+                "咨询阶梯水价如何计算",
+                "",
+                "HZ0010002",
+                0.0,
+                0.0,
+                &[("conclude", "concluded", 8)],
+                0,
+            ),
+        ];
+        for (hours, type_code, impact, urgency, title, address, account_no, lat, lng, steps, crew_at) in rows {
+            let at = now - jiff::SignedDuration::from_hours(hours);
+            let account = match account_no {
+                "" => None,
+                no => customers::get_account_by_no(&mut tx, no).await?,
+            };
+            let level = |s: &str| Level::parse(s).unwrap_or(Level::Low);
+            let no = numbers::allocate(&mut tx, NumberKind::WorkOrder, at, &self.tz).await?.to_string();
+            let (lat_e6, lng_e6) =
+                if lat == 0.0 { (None, None) } else { (Some((lat * 1e6) as i64), Some((lng * 1e6) as i64)) };
+            let mut o = repo::insert(
+                &mut tx,
+                &NewOrder {
+                    order_no: &no,
+                    type_code,
+                    origin: "staff",
+                    origin_ref: "",
+                    contact_id: None,
+                    customer_id: account.as_ref().map(|a| a.holder_id),
+                    account_id: account.as_ref().map(|a| a.id),
+                    category: "",
+                    impact,
+                    urgency,
+                    priority: i64::from(priority(level(impact), level(urgency))),
+                    title,
+                    content: title,
+                    address,
+                    lat_e6,
+                    lng_e6,
+                    caller: "",
+                    unit_id: agent.unit_id,
+                    created_by: Some(agent.id),
+                },
+                at,
+            )
+            .await?;
+            let register = NewEvent {
+                action: "register",
+                from_state: "registered",
+                to_state: "registered",
+                actor_id: Some(agent.id),
+                note: "",
+                fields: "{}",
+                lat_e6: None,
+                lng_e6: None,
+            };
+            repo::add_event(&mut tx, o.id, &register, at).await?;
+            for (action, to, minutes) in steps.iter().copied() {
+                let when = at + jiff::SignedDuration::from_mins(minutes);
+                let (Some(a), Some(st)) = (Action::parse(action), State::parse(to)) else { continue };
+                let crew_step = matches!(a, Action::Acknowledge | Action::Start | Action::Complete);
+                let actor = if crew_step {
+                    o.assignee_id
+                } else if a == Action::Visit || a == Action::Conclude {
+                    Some(agent.id)
+                } else {
+                    Some(dispatcher.id)
+                };
+                let fields = match a {
+                    Action::Complete => r#"{"cause":"pipe_leak","solution":"repaired"}"#,
+                    Action::Visit => r#"{"satisfaction":"satisfied","reply":"已修复并电话告知客户"}"#,
+                    Action::Conclude => r#"{"reply":"已向客户解释阶梯水价：第一阶梯每月15吨以内"}"#,
+                    Action::Suspend => r#"{"note":"等待路政开挖许可"}"#,
+                    _ => "{}",
+                };
+                let assignee = if a == Action::Dispatch { crew_id(crew_at) } else { o.assignee_id };
+                let prev = o.state.clone();
+                let change = Change {
+                    state: st.code(),
+                    suspended_from: (st == State::Suspended).then_some(prev.as_str()),
+                    unit_id: o.unit_id,
+                    assignee_id: assignee,
+                    fields,
+                    milestone: crate::orders::milestone(a, st),
+                    replied: fields.contains("reply"),
+                };
+                let Some(next) = repo::apply(&mut tx, o.id, o.version, &change, when).await? else { break };
+                if a == Action::Suspend {
+                    repo::pause(&mut tx, o.id, when).await?;
+                }
+                let event = NewEvent {
+                    action: a.code(),
+                    from_state: &prev,
+                    to_state: st.code(),
+                    actor_id: actor,
+                    note: "",
+                    fields,
+                    lat_e6: None,
+                    lng_e6: None,
+                };
+                repo::add_event(&mut tx, o.id, &event, when).await?;
+                o = next;
+            }
+        }
+        crate::input::commit(tx).await
     }
 
     /// Demo customers with accounts, meters, a year of monthly readings, bills and payments.

@@ -228,7 +228,7 @@ fn refusal(r: Refusal) -> ServiceError {
 }
 
 /// The milestone an action reaches the first time.
-fn milestone(action: Action, to: State) -> Option<Milestone> {
+pub(crate) fn milestone(action: Action, to: State) -> Option<Milestone> {
     match (action, to) {
         (Action::Accept | Action::Approve, State::Accepted | State::PendingApproval) => Some(Milestone::Accepted),
         (Action::Dispatch | Action::Reassign, _) => Some(Milestone::Dispatched),
