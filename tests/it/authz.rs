@@ -310,6 +310,13 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/campaigns/{id}/generate", Perm(perm::CAMPAIGN_MANAGE)),
         ("POST", "/campaigns/{id}/assign", Perm(perm::CAMPAIGN_MANAGE)),
         ("POST", "/campaigns/{id}/close", Perm(perm::CAMPAIGN_MANAGE)),
+        ("GET", "/orders", Perm(perm::ORDER_READ)),
+        ("POST", "/orders", Perm(perm::ORDER_CREATE)),
+        ("GET", "/orders/new", Perm(perm::ORDER_CREATE)),
+        ("GET", "/orders/{id}", Perm(perm::ORDER_READ)),
+        ("GET", "/orders/{id}/print", Perm(perm::ORDER_READ)),
+        // The door needs order.read; each action's own permission is the workflow's (order_pages.rs).
+        ("POST", "/orders/{id}/actions/{action}", Perm(perm::ORDER_READ)),
         ("GET", "/customers", Perm(perm::CUSTOMER_READ)),
         ("POST", "/customers", Perm(perm::CUSTOMER_WRITE)),
         ("GET", "/customers/new", Perm(perm::CUSTOMER_WRITE)),

@@ -21,5 +21,6 @@ mod dispatch;
 mod escalation;
 mod events;
 mod jobs;
+mod order_pages;
 mod orders;
 mod storage;

@@ -22,6 +22,7 @@ pub mod events;
 pub mod import;
 pub mod import_runs;
 mod input;
+pub mod order_views;
 pub mod orders;
 pub mod overview;
 pub mod principal;

@@ -29,6 +29,8 @@ pub struct ConsolePage {
     sources: Vec<Choice>,
     categories: Vec<Choice>,
     today: Vec<Row>,
+    /// May register work orders from contacts.
+    can_order: bool,
 }
 
 async fn console_page(
@@ -52,6 +54,7 @@ async fn console_page(
         sources,
         categories,
         today,
+        can_order: p.has(perm::ORDER_CREATE),
         layout,
     }))
 }

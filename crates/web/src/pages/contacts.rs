@@ -62,6 +62,8 @@ pub struct Row {
     pub status: String,
     pub duration: String,
     pub ivr: String,
+    /// The work order the contact created or joined (empty: none yet).
+    pub order_no: String,
 }
 
 pub fn contact_row(layout: &Layout, channels: &[Choice], categories: &[Choice], c: Contact, width: usize) -> Row {
@@ -75,6 +77,7 @@ pub fn contact_row(layout: &Layout, channels: &[Choice], categories: &[Choice], 
         status: c.status,
         duration: c.duration_s.map(|d| format!("{d} s")).unwrap_or_default(),
         ivr: c.ivr_rating.map(|r| r.to_string()).unwrap_or_default(),
+        order_no: c.order_no,
         no: c.contact_no,
     }
 }
@@ -257,6 +260,8 @@ pub struct DetailPage {
     agent: String,
     can_qa: bool,
     sheets: Vec<Sheet>,
+    /// May register a work order from this contact (it has none yet).
+    can_order: bool,
 }
 
 async fn detail_page(
@@ -278,9 +283,20 @@ async fn detail_page(
     };
     let can_qa = p.has(perm::CONTACT_QA) && c.agent_id != Some(p.user_id);
     let sheets = if can_qa { s.qa_sheets(&p).await?.into_iter().filter(|s| s.enabled).collect() } else { vec![] };
+    let can_order = p.has(perm::ORDER_CREATE) && c.order_no.is_empty();
     let mut layout = Layout::new(&st, &p, &ctx, "contacts.title", &f).await;
     layout.title = c.contact_no.clone();
-    Ok(html(&DetailPage { started: layout.dt(&c.started_at), layout, c, channel, category, agent, can_qa, sheets }))
+    Ok(html(&DetailPage {
+        started: layout.dt(&c.started_at),
+        layout,
+        c,
+        channel,
+        category,
+        agent,
+        can_qa,
+        sheets,
+        can_order,
+    }))
 }
 
 async fn qa(

@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod console;
 pub mod contacts;
 pub mod customers;
+pub mod orders;
 
 use askama::Template;
 use axum::Router;
@@ -47,6 +48,12 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/campaigns/{id}/generate"),
     ("POST", "/campaigns/{id}/assign"),
     ("POST", "/campaigns/{id}/close"),
+    ("GET", "/orders"),
+    ("POST", "/orders"),
+    ("GET", "/orders/new"),
+    ("GET", "/orders/{id}"),
+    ("GET", "/orders/{id}/print"),
+    ("POST", "/orders/{id}/actions/{action}"),
     ("GET", "/customers"),
     ("POST", "/customers"),
     ("GET", "/customers/new"),
@@ -106,6 +113,7 @@ pub fn router() -> Router<AppState> {
         .merge(console::router())
         .merge(contacts::router())
         .merge(campaigns::router())
+        .merge(orders::router())
 }
 
 /// Renders a template into an HTML response.
@@ -158,6 +166,7 @@ pub mod icon {
     pub const CLOCK: &str = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 5h-2v6l5 3 1-1.7-4-2.3z";
     pub const LOCK: &str = "M6 10V7a6 6 0 0 1 12 0v3h1v11H5V10zm2 0h8V7a4 4 0 0 0-8 0z";
     pub const SCROLL: &str = "M5 3h11l3 3v15H5zm3 5v2h8V8zm0 4v2h8v-2zm0 4v2h5v-2z";
+    pub const CLIPBOARD: &str = "M5 4h4v2h6V4h4v18H5zm2 2v14h10V6h-2v2H9V6zm3-4h4v3h-4zm-1 9h6v2H9zm0 4h6v2H9z";
     pub const CODE: &str = "M8 6 2 12l6 6 1.4-1.4L4.8 12l4.6-4.6zm8 0-1.4 1.4 4.6 4.6-4.6 4.6L16 18l6-6z";
 }
 
@@ -301,6 +310,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::CAMPAIGN_MANAGE) {
         main.push(item("/campaigns", "nav.campaigns", icon::PHONE));
+    }
+    if p.has(perm::ORDER_READ) {
+        main.push(item("/orders", "nav.orders", icon::CLIPBOARD));
     }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
         main.push(item("/api/docs", "nav.api_docs", icon::CODE));
