@@ -475,6 +475,16 @@ impl Services {
             Steps,
             usize,
         );
+        // The field loop, minutes after registration; most demo orders stop part way.
+        const LOOP: Steps = &[
+            ("accept", "accepted", 5),
+            ("dispatch", "dispatched", 10),
+            ("acknowledge", "acknowledged", 15),
+            ("start", "in_progress", 50),
+            ("complete", "resolved", 110),
+            ("verify", "verified", 180),
+            ("visit", "concluded", 600),
+        ];
         let rows: [Row; 10] = [
             (
                 3,
@@ -486,12 +496,7 @@ impl Services {
                 "HZ0010001",
                 30.276_12,
                 120.142_31,
-                &[
-                    ("accept", "accepted", 5),
-                    ("dispatch", "dispatched", 8),
-                    ("acknowledge", "acknowledged", 12),
-                    ("start", "in_progress", 40),
-                ],
+                &LOOP[..4],
                 0,
             ),
             (
@@ -543,7 +548,7 @@ impl Services {
                 "",
                 30.259_80,
                 120.169_20,
-                &[("accept", "accepted", 2), ("dispatch", "dispatched", 3), ("acknowledge", "acknowledged", 6)],
+                &LOOP[..3],
                 1,
             ),
             (
@@ -556,7 +561,7 @@ impl Services {
                 "HZ0020001",
                 30.284_10,
                 120.154_20,
-                &[("accept", "accepted", 20), ("dispatch", "dispatched", 30), ("acknowledge", "acknowledged", 90)],
+                &LOOP[..3],
                 2,
             ),
             (
@@ -588,15 +593,7 @@ impl Services {
                 "HZ0010001",
                 30.276_12,
                 120.142_31,
-                &[
-                    ("accept", "accepted", 5),
-                    ("dispatch", "dispatched", 10),
-                    ("acknowledge", "acknowledged", 15),
-                    ("start", "in_progress", 50),
-                    ("complete", "resolved", 110),
-                    ("verify", "verified", 180),
-                    ("visit", "concluded", 600),
-                ],
+                &LOOP[..7],
                 0,
             ),
             (
@@ -609,13 +606,7 @@ impl Services {
                 "",
                 30.276_00,
                 120.140_00,
-                &[
-                    ("accept", "accepted", 10),
-                    ("dispatch", "dispatched", 20),
-                    ("acknowledge", "acknowledged", 30),
-                    ("start", "in_progress", 60),
-                    ("complete", "resolved", 480),
-                ],
+                &LOOP[..5],
                 2,
             ),
             (

@@ -12,6 +12,7 @@ use waterdesk_domain::workflow::{Action, State, Step, Workflow};
 use waterdesk_store::orders::{self as repo, Order};
 use waterdesk_store::{dicts, units, users};
 
+use crate::orders::crew_only;
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 /// A value a step field may take, with its labels.
@@ -106,11 +107,6 @@ const DICT_FIELDS: [&str; 2] = ["cause", "solution"];
 
 /// The vocabulary of orders: step fields and the order's category, field → choices.
 pub type Vocabulary = BTreeMap<String, Vec<FieldChoice>>;
-
-/// Crew steps only the assignee takes (as `Services::order_act` enforces).
-fn crew_only(action: Action) -> bool {
-    matches!(action, Action::Acknowledge | Action::Decline | Action::Start | Action::Complete)
-}
 
 fn kind_of(field: &str, vocabulary: &Vocabulary) -> FieldKind {
     match field {

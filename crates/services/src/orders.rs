@@ -241,7 +241,7 @@ pub(crate) fn milestone(action: Action, to: State) -> Option<Milestone> {
 }
 
 /// Actions a crew member may take only on an order assigned to them.
-fn crew_only(action: Action) -> bool {
+pub(crate) fn crew_only(action: Action) -> bool {
     matches!(action, Action::Acknowledge | Action::Decline | Action::Start | Action::Complete)
 }
 
