@@ -40,6 +40,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Largest import file in bytes.
     pub max_import_bytes: usize,
+    /// Largest attachment (video) in bytes; images are limited to 10 MiB.
+    pub max_attachment_bytes: usize,
     /// Seconds before a request is answered with 408.
     pub request_timeout_secs: u64,
     /// Take client addresses from `X-Forwarded-For` (behind a trusted reverse proxy only).
@@ -77,6 +79,8 @@ pub struct JobSettings {
     pub poll_ms: u64,
     /// Seconds between rounds of the escalation watcher (R-WO-05).
     pub sla_scan_secs: u64,
+    /// First retry delay of a failed job in seconds; doubles per attempt, capped at an hour.
+    pub backoff_secs: u64,
 }
 
 /// `[cti]`: the PBX signs each event with this shared secret (HMAC-SHA256); empty turns
@@ -124,6 +128,7 @@ impl Default for ServerSettings {
             bind: "127.0.0.1:8080".into(),
             max_body_bytes: 2 * 1024 * 1024,
             max_import_bytes: 100 * 1024 * 1024,
+            max_attachment_bytes: 50 * 1024 * 1024,
             request_timeout_secs: 30,
             trust_forwarded_for: false,
         }
@@ -138,7 +143,7 @@ impl Default for DatabaseSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        JobSettings { enabled: true, poll_ms: 500, sla_scan_secs: 15 }
+        JobSettings { enabled: true, poll_ms: 500, sla_scan_secs: 15, backoff_secs: 5 }
     }
 }
 

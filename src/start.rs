@@ -89,7 +89,12 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&o.data_dir)
         .with_context(|| format!("cannot create data directory {}", o.data_dir.display()))?;
     let db = open_db(&o.settings, &o.data_dir).await?;
-    let services = services(db.clone(), &o.settings, o.clock.clone())?;
+    let services = services(db.clone(), &o.settings, o.clock.clone())?.with_blobs(
+        waterdesk_services::attachments::local_store(&o.data_dir),
+        waterdesk_services::attachments::AttachmentLimits {
+            max_attachment_bytes: o.settings.server.max_attachment_bytes,
+        },
+    );
     let first = if o.demo { FirstUsers::Demo } else { FirstUsers::Administrator };
     let report = services.bootstrap(first).await?;
     let interrupted = services.imports_mark_interrupted().await?;
@@ -107,6 +112,7 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
         let cfg = WorkerConfig {
             idle_poll: Duration::from_millis(o.settings.jobs.poll_ms),
             sla_scan: Duration::from_secs(o.settings.jobs.sla_scan_secs.max(1)),
+            backoff_base: jiff::SignedDuration::from_secs(o.settings.jobs.backoff_secs.clamp(1, 3600) as i64),
             ..Default::default()
         };
         let worker = Worker::new(services.clone(), cfg);
@@ -126,6 +132,7 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
     let web = WebSettings {
         max_body_bytes: o.settings.server.max_body_bytes,
         max_import_bytes: o.settings.server.max_import_bytes,
+        max_attachment_bytes: o.settings.server.max_attachment_bytes,
         request_timeout: Duration::from_secs(o.settings.server.request_timeout_secs),
         trust_forwarded_for: o.settings.server.trust_forwarded_for,
         cti_secret: Some(o.settings.cti.secret.clone()).filter(|s| !s.is_empty()),

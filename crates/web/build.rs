@@ -8,6 +8,8 @@ use std::process::Command;
 const FILES: &[(&str, &str)] = &[
     ("swagger-ui-dist/swagger-ui.css", "swagger-ui.css"),
     ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"),
+    ("leaflet/dist/leaflet.js", "leaflet.js"),
+    ("leaflet/dist/leaflet.css", "leaflet.css"),
 ];
 
 fn main() {

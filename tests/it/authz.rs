@@ -162,7 +162,39 @@ fn api_routes() -> Vec<ApiRoute> {
         // The door needs order.read; each action's own permission is the workflow's (tests/it/orders.rs).
         (Method::POST, "/api/v1/orders/{id}/actions/{action}", Perm(perm::ORDER_READ), |_| Some(json!({"version": 1}))),
         (Method::GET, "/api/v1/orders/{id}/sla", Perm(perm::ORDER_READ), none),
+        (Method::GET, "/api/v1/orders/{id}/attachments", Perm(perm::ORDER_READ), none),
+        (
+            Method::POST,
+            "/api/v1/orders/{id}/attachments",
+            AnyOf(&[perm::ORDER_HANDLE, perm::ORDER_DISPATCH, perm::ORDER_CREATE]),
+            none,
+        ),
+        (Method::GET, "/api/v1/contacts/{id}/attachments", Perm(perm::CONTACT_READ), none),
+        (Method::POST, "/api/v1/contacts/{id}/attachments", Perm(perm::CONTACT_WRITE), none),
+        (Method::GET, "/api/v1/attachments/{id}", AnyOf(&[perm::ORDER_READ, perm::CONTACT_READ]), none),
         (Method::GET, "/api/v1/orders/{id}/suggestions", Perm(perm::ORDER_DISPATCH), none),
+        (Method::GET, "/api/v1/dispatch/board", Perm(perm::ORDER_DISPATCH), none),
+        // R-WO-09: duplicates and merging (tests/it/duplicates.rs).
+        (Method::GET, "/api/v1/orders/duplicates", Perm(perm::ORDER_READ), none),
+        (Method::POST, "/api/v1/orders/{id}/merge", Perm(perm::ORDER_DISPATCH), |_| Some(json!({"duplicate_id": 1}))),
+        (Method::POST, "/api/v1/orders/{id}/contacts", Perm(perm::ORDER_CREATE), |_| Some(json!({"contact_id": 1}))),
+        (Method::GET, "/api/v1/orders/{id}/links", Perm(perm::ORDER_READ), none),
+        // R-WO-12 plans, R-WO-10 callbacks (tests/it/plans.rs, webhooks.rs); bodies that pass the
+        // permission check and fail a rule, so the matrix creates nothing.
+        (Method::GET, "/api/v1/plans", Perm(perm::ORDER_DISPATCH), none),
+        (Method::POST, "/api/v1/plans", Perm(perm::ORDER_DISPATCH), |_| Some(plan_body())),
+        (Method::GET, "/api/v1/plans/{id}", Perm(perm::ORDER_DISPATCH), none),
+        (Method::PUT, "/api/v1/plans/{id}", Perm(perm::ORDER_DISPATCH), |_| Some(plan_body())),
+        (Method::POST, "/api/v1/plans/{id}/enable", Perm(perm::ORDER_DISPATCH), none),
+        (Method::POST, "/api/v1/plans/{id}/disable", Perm(perm::ORDER_DISPATCH), none),
+        (Method::GET, "/api/v1/plans/{id}/runs", Perm(perm::ORDER_DISPATCH), none),
+        (Method::GET, "/api/v1/webhooks", Perm(perm::ADMIN_PARAM_READ), none),
+        (Method::POST, "/api/v1/webhooks", Perm(perm::ADMIN_PARAM_WRITE), |_| Some(webhook_body())),
+        (Method::GET, "/api/v1/webhooks/{id}", Perm(perm::ADMIN_PARAM_READ), none),
+        (Method::PUT, "/api/v1/webhooks/{id}", Perm(perm::ADMIN_PARAM_WRITE), |_| Some(webhook_body())),
+        (Method::POST, "/api/v1/webhooks/{id}/enable", Perm(perm::ADMIN_PARAM_WRITE), none),
+        (Method::POST, "/api/v1/webhooks/{id}/disable", Perm(perm::ADMIN_PARAM_WRITE), none),
+        (Method::GET, "/api/v1/webhooks/{id}/deliveries", Perm(perm::ADMIN_PARAM_READ), none),
         (Method::POST, "/api/v1/crew/position", Perm(perm::ORDER_HANDLE), |_| {
             Some(json!({"lat": 30.25, "lng": 120.16}))
         }),
@@ -191,6 +223,17 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/evaluations/agents", AnyOf(&[perm::CONTACT_QA, perm::REPORT_READ]), none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
+}
+
+/// A plan that passes the permission check and fails a rule (no such schedule).
+fn plan_body() -> Value {
+    json!({"name": "矩阵", "type_code": "patrol", "every": "never", "at_time": "09:00", "title": "矩阵",
+        "impact": "low", "urgency": "low"})
+}
+
+/// A subscription that passes the permission check and fails a rule (not an http:// URL).
+fn webhook_body() -> Value {
+    json!({"name": "矩阵", "url": "ftp://x", "secret": "0123456789abcdef", "events": ["order.concluded"]})
 }
 
 fn concrete(path: &str) -> String {
@@ -317,6 +360,13 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("GET", "/orders/{id}/print", Perm(perm::ORDER_READ)),
         // The door needs order.read; each action's own permission is the workflow's (order_pages.rs).
         ("POST", "/orders/{id}/actions/{action}", Perm(perm::ORDER_READ)),
+        ("POST", "/orders/{id}/merge", Perm(perm::ORDER_DISPATCH)),
+        ("POST", "/orders/{id}/contacts", Perm(perm::ORDER_CREATE)),
+        ("GET", "/plans", Perm(perm::ORDER_DISPATCH)),
+        ("POST", "/plans", Perm(perm::ORDER_DISPATCH)),
+        ("GET", "/plans/{id}", Perm(perm::ORDER_DISPATCH)),
+        ("POST", "/plans/{id}/enable", Perm(perm::ORDER_DISPATCH)),
+        ("POST", "/plans/{id}/disable", Perm(perm::ORDER_DISPATCH)),
         ("GET", "/customers", Perm(perm::CUSTOMER_READ)),
         ("POST", "/customers", Perm(perm::CUSTOMER_WRITE)),
         ("GET", "/customers/new", Perm(perm::CUSTOMER_WRITE)),
@@ -357,7 +407,19 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("GET", "/admin/audit", Perm(perm::AUDIT_READ)),
         ("GET", "/admin/audit/export.csv", Perm(perm::AUDIT_READ)),
         ("GET", "/admin/jobs", Perm(perm::ADMIN_JOB_READ)),
+        ("GET", "/admin/webhooks", Perm(perm::ADMIN_PARAM_READ)),
+        ("POST", "/admin/webhooks", Perm(perm::ADMIN_PARAM_WRITE)),
+        ("GET", "/admin/webhooks/{id}", Perm(perm::ADMIN_PARAM_READ)),
+        ("POST", "/admin/webhooks/{id}/enable", Perm(perm::ADMIN_PARAM_WRITE)),
+        ("POST", "/admin/webhooks/{id}/disable", Perm(perm::ADMIN_PARAM_WRITE)),
         ("GET", "/api/docs", Public),
+        ("GET", "/dispatch", Perm(perm::ORDER_DISPATCH)),
+        ("GET", "/m", Perm(perm::ORDER_READ)),
+        ("GET", "/m/orders/{id}", Perm(perm::ORDER_READ)),
+        // The phone app's manifest, service worker and icon carry no data.
+        ("GET", "/m/manifest.webmanifest", Public),
+        ("GET", "/m/sw.js", Public),
+        ("GET", "/m/icon.svg", Public),
     ]
 }
 

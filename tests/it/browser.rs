@@ -106,3 +106,39 @@ async fn console_screen_pop_with_two_agents() {
     eprintln!("{}", log.lines().find(|l| l.starts_with("pop shown")).unwrap_or(""));
     app.stop().await;
 }
+
+// Issue 5 (R-WO-01/03/06/07): the full loop of a work order with the agent, the dispatcher
+// and the crew member (on a phone viewport with GPS) in separate browser contexts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_order_full_loop() {
+    let Some(chromium) = browser_available() else {
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let passwords = serde_json::json!({
+        "agent": app.password("agent"),
+        "dispatcher": app.password("dispatcher"),
+        "worker": app.password("worker"),
+    })
+    .to_string();
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/order_loop.mjs"))
+            .env("BASE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("PASSWORDS", passwords)
+            .env("SHOTS", shots)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    assert!(log.contains("OK order loop"), "{log}");
+    app.stop().await;
+}

@@ -190,3 +190,32 @@ backend_test!(emergencies_dispatch_themselves, |backend| async move {
     assert_eq!(s.auto_dispatch(o.id).await.unwrap(), None, "already dispatched");
     app.stop().await;
 });
+
+// R-WO-06: the dispatcher console's board — waiting orders first by priority, crews with
+// their positions; the page renders the queue.
+backend_test!(dispatcher_board, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let d = app.api("dispatcher").await;
+    let r = d.get("/api/v1/dispatch/board").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let orders = r.body["orders"].as_array().unwrap();
+    assert!(orders.len() >= 8, "the demo's open orders");
+    let waiting: Vec<bool> = orders.iter().map(|o| o["waiting"].as_bool().unwrap()).collect();
+    assert!(waiting.windows(2).all(|w| w[0] || !w[1]), "waiting orders come first: {waiting:?}");
+    let first_prios: Vec<i64> =
+        orders.iter().filter(|o| o["waiting"] == true).map(|o| o["priority"].as_i64().unwrap()).collect();
+    assert!(first_prios.windows(2).all(|w| w[0] <= w[1]), "by priority: {first_prios:?}");
+    assert!(orders.iter().all(|o| !["concluded", "cancelled", "rejected"].contains(&o["state"].as_str().unwrap())));
+    let crews = r.body["crews"].as_array().unwrap();
+    assert_eq!(crews.len(), 4, "the demo's four crew members");
+    assert!(crews.iter().all(|c| c["lat"].as_f64().is_some()), "with their positions");
+    assert_eq!(app.api("agent").await.get("/api/v1/dispatch/board").await.status, StatusCode::FORBIDDEN);
+    let mut web = crate::helpers::Web::new(&app);
+    web.login("dispatcher", &app.password("dispatcher")).await;
+    let page = web.get("/dispatch").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-testid=\"board-queue\"") && html.contains("/assets/vendor/leaflet.js"));
+    assert!(html.contains(orders[0]["order_no"].as_str().unwrap()));
+    app.stop().await;
+});

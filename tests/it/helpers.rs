@@ -261,6 +261,31 @@ impl Api {
         self.call(reqwest::Method::GET, path, None).await
     }
 
+    /// Posts raw bytes with a content type (uploads).
+    pub async fn upload(&self, path: &str, content_type: &str, bytes: Vec<u8>) -> Resp {
+        let mut rb =
+            self.client.post(format!("{}{}", self.base, path)).header("content-type", content_type).body(bytes);
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let r = rb.send().await.expect("upload");
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp { status, body }
+    }
+
+    /// Raw bytes and content type of a GET.
+    pub async fn bytes(&self, path: &str) -> (reqwest::StatusCode, String, Vec<u8>) {
+        let mut rb = self.client.get(format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let r = rb.send().await.expect("get");
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (r.status(), ct, r.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }

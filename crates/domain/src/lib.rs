@@ -6,12 +6,14 @@
 
 pub mod audit;
 pub mod dispatch;
+pub mod duplicates;
 pub mod grams;
 pub mod money;
 pub mod numbering;
 pub mod password;
 pub mod permissions;
 pub mod phone;
+pub mod schedule;
 pub mod sla;
 pub mod tariff;
 pub mod time;

@@ -59,6 +59,8 @@ pub struct WorkerConfig {
     pub backoff_base: jiff::SignedDuration,
     /// How often the escalation watcher runs (R-WO-05).
     pub sla_scan: Duration,
+    /// How often the scheduler of recurring plans runs (R-WO-12).
+    pub plan_scan: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -70,6 +72,7 @@ impl Default for WorkerConfig {
             idle_poll: Duration::from_millis(500),
             backoff_base: jiff::SignedDuration::from_secs(5),
             sla_scan: Duration::from_secs(15),
+            plan_scan: Duration::from_secs(60),
         }
     }
 }
@@ -95,6 +98,7 @@ impl Worker {
         let mut w = Worker { services, handlers: Arc::new(HashMap::new()), cfg };
         w.register(Arc::new(PurgeSessions));
         w.register(Arc::new(AutoDispatch));
+        w.register(Arc::new(WebhookDeliver));
         w
     }
 
@@ -151,14 +155,48 @@ impl Worker {
 
     /// Runs until `shutdown` resolves.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        // The timers run beside the claim loop, never inside its select: a round of claimed
+        // jobs is never dropped half-way (its jobs would sit `running` until their leases
+        // ran out).
+        let timers = tokio::spawn(self.clone().timers(shutdown.clone()));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_once().await {
+                Ok(0) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.cfg.idle_poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "job worker round failed");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+        let _ = timers.await;
+    }
+
+    /// Periodic work: housekeeping jobs, the escalation watcher, the plan scheduler.
+    async fn timers(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut schedule_housekeeping = tokio::time::interval(Duration::from_secs(3600));
         let mut sla_scan = tokio::time::interval(self.cfg.sla_scan);
         sla_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut plan_scan = tokio::time::interval(self.cfg.plan_scan);
+        plan_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 return;
             }
             tokio::select! {
+                r = shutdown.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                }
                 _ = schedule_housekeeping.tick() => {
                     let now = self.services.now();
                     let key = format!("purge_sessions:{}", now.strftime("%Y%m%d%H"));
@@ -177,19 +215,10 @@ impl Worker {
                         }
                     }
                 }
-                r = self.run_once() => {
-                    match r {
-                        Ok(0) => {
-                            tokio::select! {
-                                _ = tokio::time::sleep(self.cfg.idle_poll) => {}
-                                _ = shutdown.changed() => {}
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::error!(error = %e, "job worker round failed");
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                        }
+                _ = plan_scan.tick() => {
+                    // Exactly once per period across rounds and replicas (unique runs).
+                    if let Err(e) = self.services.plans_run_due(self.services.now()).await {
+                        tracing::error!(error = %e, "plan scheduler round failed");
                     }
                 }
             }
@@ -241,6 +270,30 @@ impl Job for AutoDispatch {
             let to = services.auto_dispatch(id).await?;
             tracing::info!(order.id = id, assignee = ?to, "automatic dispatch");
             Ok(())
+        })
+    }
+}
+
+/// A callback to an order's originating system (R-WO-10): one signed POST; a non-2xx
+/// answer or a network error fails the job, which the queue retries with backoff.
+struct WebhookDeliver;
+
+impl Job for WebhookDeliver {
+    fn kind(&self) -> &'static str {
+        waterdesk_services::webhooks::WEBHOOK_JOB
+    }
+
+    fn run(&self, services: Services, payload: serde_json::Value) -> JobFuture {
+        Box::pin(async move {
+            use waterdesk_services::webhooks::DeliveryOutcome;
+            match services.webhook_deliver(&payload).await? {
+                DeliveryOutcome::Delivered => Ok(()),
+                DeliveryOutcome::Skipped(why) => {
+                    tracing::info!(webhook.skipped = why, "callback not sent");
+                    Ok(())
+                }
+                DeliveryOutcome::Failed(e) => Err(anyhow::anyhow!("callback failed: {e}")),
+            }
         })
     }
 }

@@ -249,6 +249,98 @@ impl Services {
     }
 }
 
+/// An open order on the dispatcher's board.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BoardOrder {
+    pub id: i64,
+    pub order_no: String,
+    pub type_code: String,
+    pub title: String,
+    pub address: String,
+    pub state: String,
+    pub priority: i64,
+    pub overdue: bool,
+    /// Waiting for a dispatcher (registered, awaiting approval, accepted).
+    pub waiting: bool,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub assignee_id: Option<i64>,
+    pub assignee: String,
+    pub created_at: jiff::Timestamp,
+}
+
+/// A crew member on the board.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BoardCrew {
+    pub user_id: i64,
+    pub display_name: String,
+    pub unit_name: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    pub position_at: Option<jiff::Timestamp>,
+    pub open_orders: i64,
+}
+
+/// The dispatcher's board: open orders (waiting ones first, then by priority and age)
+/// and the crews with their positions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Board {
+    pub orders: Vec<BoardOrder>,
+    pub crews: Vec<BoardCrew>,
+}
+
+impl Services {
+    /// The live queue and map of the dispatcher console (R-WO-06): up to 200 open orders
+    /// in the caller's data scope and every crew member.
+    pub async fn dispatch_board(&self, p: &Principal) -> ServiceResult<Board> {
+        p.require(perm::ORDER_DISPATCH)?;
+        let q = crate::orders::OrderQuery { open: true, limit: Some(200), ..Default::default() };
+        let open = self.order_list(p, &q).await?;
+        let crew = {
+            let mut c = self.db.read().await?;
+            repo::crew(&mut c, None).await?
+        };
+        let name = |id: Option<i64>| {
+            id.and_then(|id| crew.iter().find(|c| c.user_id == id)).map(|c| c.display_name.clone()).unwrap_or_default()
+        };
+        let mut orders: Vec<BoardOrder> = open
+            .into_iter()
+            .map(|o| BoardOrder {
+                waiting: matches!(o.state.as_str(), "registered" | "pending_approval" | "accepted"),
+                lat: o.lat_e6.map(degrees),
+                lng: o.lng_e6.map(degrees),
+                assignee: name(o.assignee_id),
+                id: o.id,
+                order_no: o.order_no,
+                type_code: o.type_code,
+                title: o.title,
+                address: o.address,
+                state: o.state,
+                priority: o.priority,
+                overdue: o.overdue,
+                assignee_id: o.assignee_id,
+                created_at: o.created_at,
+            })
+            .collect();
+        orders.sort_by(|a, b| {
+            b.waiting.cmp(&a.waiting).then(a.priority.cmp(&b.priority)).then(a.created_at.cmp(&b.created_at))
+        });
+        let crews = crew
+            .into_iter()
+            .map(|c| BoardCrew {
+                user_id: c.user_id,
+                display_name: c.display_name,
+                unit_name: c.unit_name,
+                lat: c.position.map(|(lat, _, _)| degrees(lat)),
+                lng: c.position.map(|(_, lng, _)| degrees(lng)),
+                position_at: c.position.map(|(_, _, at)| at),
+                open_orders: c.open_orders,
+            })
+            .collect();
+        Ok(Board { orders, crews })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

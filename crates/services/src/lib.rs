@@ -6,6 +6,7 @@
 //! transaction (with the audit entry and events), and returns plain data.
 
 pub mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod billing_provider;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod contacts;
 pub mod customers;
 pub mod dispatch;
+pub mod duplicates;
 pub mod error;
 pub mod escalation;
 pub mod events;
@@ -25,9 +27,11 @@ mod input;
 pub mod order_views;
 pub mod orders;
 pub mod overview;
+pub mod plans;
 pub mod principal;
 pub mod seed;
 pub mod sheet;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -50,6 +54,9 @@ pub struct Services {
     pub billing: Arc<billing_provider::BillingConfig>,
     /// Progress of the imports this process is running: id → (done, total).
     pub imports: import_runs::Running,
+    /// Where attachment bytes live.
+    pub blobs: Arc<dyn attachments::BlobStore>,
+    pub limits: attachments::AttachmentLimits,
 }
 
 impl Services {
@@ -63,7 +70,16 @@ impl Services {
             events,
             billing: Arc::new(Default::default()),
             imports: Default::default(),
+            blobs: attachments::local_store(std::path::Path::new("data")),
+            limits: Default::default(),
         }
+    }
+
+    /// Uses another blob store for attachments, with its limits.
+    pub fn with_blobs(mut self, blobs: Arc<dyn attachments::BlobStore>, limits: attachments::AttachmentLimits) -> Self {
+        self.blobs = blobs;
+        self.limits = limits;
+        self
     }
 
     /// Uses another billing provider.

@@ -187,6 +187,9 @@ pub struct OrderInput {
     pub caller: String,
 }
 
+/// A check-in farther than this from the site (metres) is flagged `checkin_far`.
+pub const CHECKIN_RADIUS_M: f64 = 500.0;
+
 pub const ORIGINS: &[&str] = &["staff", "contact", "portal", "api", "billing", "hotline12345", "alarm", "plan"];
 
 /// A transition as a user asks for it.
@@ -261,6 +264,21 @@ impl Services {
     /// originating contact is linked both ways.
     pub async fn order_create(&self, p: &Principal, i: &OrderInput, ctx: &AuditCtx) -> ServiceResult<Order> {
         p.require(perm::ORDER_CREATE)?;
+        let mut tx = self.db.begin().await?;
+        let o = self.order_create_in(&mut tx, p, i, ctx, self.now()).await?;
+        commit(tx).await?;
+        Ok(o)
+    }
+
+    /// [`Self::order_create`] in the caller's transaction (a plan's run creates its orders in one).
+    pub(crate) async fn order_create_in(
+        &self,
+        tx: &mut waterdesk_store::AnyConnection,
+        p: &Principal,
+        i: &OrderInput,
+        ctx: &AuditCtx,
+        now: jiff::Timestamp,
+    ) -> ServiceResult<Order> {
         let impact =
             Level::parse(i.impact.trim()).ok_or_else(|| v("impact", "invalid_level", "low, medium or high"))?;
         let urgency =
@@ -277,20 +295,18 @@ impl Services {
             return Err(v("content", "too_long", "content ≤ 4000, address ≤ 200, origin_ref ≤ 100 characters"));
         }
         let (lat, lng) = position(i.lat, i.lng)?;
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let (t, _) = self.workflow_of(&mut tx, i.type_code.trim()).await?;
+        let (t, _) = self.workflow_of(tx, i.type_code.trim()).await?;
         if !t.enabled {
             return Err(v("type_code", "type_disabled", "this order type is disabled"));
         }
         if let Some(cid) = i.contact_id
-            && contacts::get(&mut tx, cid).await?.is_none()
+            && contacts::get(tx, cid).await?.is_none()
         {
             return Err(v("contact_id", "unknown_contact", "no such contact"));
         }
-        let no = numbers::allocate(&mut tx, NumberKind::WorkOrder, now, &self.tz).await?.to_string();
+        let no = numbers::allocate(tx, NumberKind::WorkOrder, now, &self.tz).await?.to_string();
         let o = repo::insert(
-            &mut tx,
+            tx,
             &NewOrder {
                 order_no: &no,
                 type_code: &t.code,
@@ -316,7 +332,7 @@ impl Services {
         )
         .await?;
         if let Some(cid) = i.contact_id {
-            contacts::set_order(&mut tx, cid, &no, now).await?;
+            contacts::set_order(tx, cid, &no, now).await?;
         }
         let event = NewEvent {
             action: "register",
@@ -328,11 +344,10 @@ impl Services {
             lat_e6: None,
             lng_e6: None,
         };
-        repo::add_event(&mut tx, o.id, &event, now).await?;
-        self.queue_auto_dispatch(&mut tx, &o).await?;
+        repo::add_event(tx, o.id, &event, now).await?;
+        self.queue_auto_dispatch(tx, &o).await?;
         let params = serde_json::json!({"id": o.id, "order_no": no, "type": t.code, "priority": o.priority});
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.create", "ok", params).await?;
-        commit(tx).await?;
+        security_in(tx, self, &ctx.clone().for_principal(p), "order.create", "ok", params).await?;
         Ok(o)
     }
 
@@ -396,9 +411,21 @@ impl Services {
             Action::Decline => assignee = None,
             _ => {}
         }
+        // The check-in's distance from the site; far away is flagged, not refused (R-WO-07).
+        let mut step_fields = i.fields.clone();
+        if action == Action::Start
+            && let (Some(site), Some(here)) = (o.lat_e6.zip(o.lng_e6), lat.zip(lng))
+        {
+            let deg = |(a, b): (i64, i64)| (a as f64 / 1e6, b as f64 / 1e6);
+            let d = waterdesk_domain::dispatch::haversine_m(deg(site), deg(here)).round();
+            step_fields.insert("checkin_distance_m".into(), format!("{d}"));
+            if d > CHECKIN_RADIUS_M {
+                step_fields.insert("checkin_far".into(), "1".into());
+            }
+        }
         // Step fields accumulate on the order (the latest value wins).
         let mut stored: BTreeMap<String, String> = serde_json::from_str(&o.fields).unwrap_or_default();
-        stored.extend(i.fields.iter().map(|(k, v)| (k.clone(), v.trim().to_string())));
+        stored.extend(step_fields.iter().map(|(k, v)| (k.clone(), v.trim().to_string())));
         let stored = serde_json::to_string(&stored).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let change = Change {
             state: m.to.code(),
@@ -417,7 +444,7 @@ impl Services {
             Action::Resume | Action::Cancel => repo::unpause(&mut tx, id, now).await?,
             _ => {}
         }
-        let event_fields = serde_json::to_string(&i.fields).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let event_fields = serde_json::to_string(&step_fields).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let event = NewEvent {
             action: action.code(),
             from_state: m.from.code(),
@@ -429,10 +456,20 @@ impl Services {
             lng_e6: lng,
         };
         repo::add_event(&mut tx, id, &event, now).await?;
+        self.queue_callbacks(&mut tx, &after, action).await?;
+        self.notify_linked(&mut tx, &after).await?; // R-WO-09: linked callers told on conclusion
         self.queue_auto_dispatch(&mut tx, &after).await?;
+        // The crew member's phone hears of a new order at once (new-order alert, R-WO-07).
+        let mut pending = Vec::new();
+        if let (Action::Dispatch | Action::Reassign, Some(to)) = (action, after.assignee_id) {
+            let payload = serde_json::json!({"order_id": id, "order_no": after.order_no, "title": after.title,
+                "address": after.address, "priority": after.priority});
+            pending.push(self.events.emit(&mut tx, "order.assigned", &format!("user:{to}"), payload, now).await?.1);
+        }
         let params = serde_json::json!({"id": id, "order_no": o.order_no, "action": action.code(), "to": m.to.code()});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.act", "ok", params).await?;
         commit(tx).await?;
+        self.events.after_commit(pending);
         Ok(after)
     }
 }

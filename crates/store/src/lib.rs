@@ -7,6 +7,7 @@
 //! [`Backend`] variant, its DDL tokens and a placeholder rewrite in the same module —
 //! not a rewrite of the repositories. See docs/ARCHITECTURE.md.
 
+pub mod attachments;
 pub mod audit;
 pub mod billing;
 pub mod bulk;
@@ -16,6 +17,7 @@ pub mod customers;
 pub mod db;
 pub mod dialect;
 pub mod dicts;
+pub mod duplicates;
 pub mod error;
 pub mod events;
 mod group;
@@ -25,11 +27,13 @@ pub mod migrate;
 pub mod numbers;
 pub mod orders;
 pub mod params;
+pub mod plans;
 pub mod roles;
 pub mod sessions;
 pub mod sql;
 pub mod units;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{Backend, Conn, Db, DbOptions, Savepoint, Tx, savepoint};
 pub use error::{StoreError, StoreResult};

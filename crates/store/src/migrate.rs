@@ -27,6 +27,14 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "campaigns", script: include_str!("../migrations/0006_campaigns.sql") },
     Migration { version: 7, name: "work_orders", script: include_str!("../migrations/0007_work_orders.sql") },
     Migration { version: 8, name: "sla_dispatch", script: include_str!("../migrations/0008_sla_dispatch.sql") },
+    Migration { version: 9, name: "duplicates", script: include_str!("../migrations/0009_duplicates.sql") },
+    Migration { version: 10, name: "plans_callbacks", script: include_str!("../migrations/0010_plans_callbacks.sql") },
+    Migration { version: 11, name: "attachments", script: include_str!("../migrations/0011_attachments.sql") },
+    Migration {
+        version: 12,
+        name: "dispatch_indexes",
+        script: include_str!("../migrations/0012_dispatch_indexes.sql"),
+    },
 ];
 
 /// What `run` did.

@@ -14,6 +14,7 @@ struct Asset {
 const ASSETS: &[Asset] = &[
     Asset { name: "app.css", mime: "text/css; charset=utf-8", body: include_bytes!("../assets/app.css") },
     Asset { name: "app.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../assets/app.js") },
+    Asset { name: "field.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../assets/field.js") },
     Asset {
         name: "api-docs.js",
         mime: "text/javascript; charset=utf-8",
@@ -28,6 +29,21 @@ const ASSETS: &[Asset] = &[
         name: "vendor/swagger-ui-bundle.js",
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/swagger-ui-bundle.js")),
+    },
+    Asset {
+        name: "vendor/leaflet.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/leaflet.js")),
+    },
+    Asset {
+        name: "vendor/leaflet.css",
+        mime: "text/css; charset=utf-8",
+        body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/leaflet.css")),
+    },
+    Asset {
+        name: "dispatch.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/dispatch.js"),
     },
 ];
 

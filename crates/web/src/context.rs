@@ -90,6 +90,8 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
     let bytes = if unsafe_method {
         let limit = if path.starts_with("/api/v1/imports/") {
             st.0.settings.max_import_bytes
+        } else if path.ends_with("/attachments") {
+            st.0.settings.max_attachment_bytes
         } else {
             st.0.settings.max_body_bytes
         };

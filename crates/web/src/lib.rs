@@ -46,7 +46,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::context))
         // The context middleware enforces the limits (larger for imports) while buffering.
-        .layer(DefaultBodyLimit::max(max_body.max(state.0.settings.max_import_bytes)))
+        .layer(DefaultBodyLimit::max(
+            max_body.max(state.0.settings.max_import_bytes).max(state.0.settings.max_attachment_bytes),
+        ))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         .layer(security_header("referrer-policy", "same-origin"))

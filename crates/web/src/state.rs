@@ -12,6 +12,8 @@ pub struct WebSettings {
     pub max_body_bytes: usize,
     /// Largest accepted file for imports (`/api/v1/imports/…`), in bytes.
     pub max_import_bytes: usize,
+    /// Largest accepted attachment upload (`…/attachments`), in bytes.
+    pub max_attachment_bytes: usize,
     /// Requests running longer are answered with 408.
     pub request_timeout: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
@@ -25,6 +27,7 @@ impl Default for WebSettings {
         WebSettings {
             max_body_bytes: 2 * 1024 * 1024,
             max_import_bytes: 100 * 1024 * 1024,
+            max_attachment_bytes: 50 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             trust_forwarded_for: false,
             cti_secret: None,

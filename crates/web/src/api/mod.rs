@@ -2,15 +2,18 @@
 //! utoipa so that `/api/openapi.json` is generated from the code.
 
 pub mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod contacts;
 pub mod customers;
+pub mod dispatch;
 pub mod events;
 pub mod exports;
 pub mod imports;
 pub mod orders;
+pub mod plans;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -71,7 +74,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(exports::router())
             .merge(contacts::router())
             .merge(campaigns::router())
-            .merge(orders::router()),
+            .merge(orders::router())
+            .merge(attachments::router())
+            .merge(dispatch::router())
+            .merge(plans::router()),
     )
 }
 

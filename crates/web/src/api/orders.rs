@@ -26,6 +26,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(suggestions))
         .routes(routes!(position))
         .routes(routes!(set_skills))
+        .routes(routes!(duplicates))
+        .routes(routes!(merge))
+        .routes(routes!(link_contact))
+        .routes(routes!(links))
 }
 
 /// Order types with their workflow, SLA targets and calendar (JSON text).
@@ -167,4 +171,68 @@ async fn set_skills(
 ) -> Result<StatusCode, ApiError> {
     st.services().crew_set_skills(&p, user_id, &b.skills, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- Duplicates and merging (并单, R-WO-09) ------------------------------------------
+
+use waterdesk_services::duplicates::{
+    DuplicateCandidate, DuplicateQuery, LinkContactInput, MergeInput, Merged, OrderLinks,
+};
+use waterdesk_store::duplicates::Link;
+
+/// Open orders that a report of `type` at (`lat`, `lng`) may duplicate: same type, within
+/// 300 m and 72 h, nearest first — offered for merging before or after registration.
+#[utoipa::path(get, path = "/orders/duplicates", tag = "orders", params(DuplicateQuery),
+    responses((status = 200, body = Vec<DuplicateCandidate>), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn duplicates(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Query(q): Query<DuplicateQuery>,
+) -> Result<axum::Json<Vec<DuplicateCandidate>>, ApiError> {
+    Ok(axum::Json(st.services().order_duplicates(&p, &q).await?))
+}
+
+/// Merge another order of the same type into this one (并单): the duplicate is cancelled
+/// with a note, its reports and callers join this order and hear when it concludes.
+#[utoipa::path(post, path = "/orders/{id}/merge", tag = "orders", params(("id" = i64, Path)),
+    request_body = MergeInput,
+    responses((status = 200, body = Merged), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn merge(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<MergeInput>,
+) -> Result<axum::Json<Merged>, ApiError> {
+    Ok(axum::Json(st.services().order_merge(&p, id, &b, &ctx.audit()).await?))
+}
+
+/// Attach a contact to this order as a further report of the same incident.
+#[utoipa::path(post, path = "/orders/{id}/contacts", tag = "orders", params(("id" = i64, Path)),
+    request_body = LinkContactInput,
+    responses((status = 201, body = Link), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn link_contact(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    Json(b): Json<LinkContactInput>,
+) -> Result<(StatusCode, axum::Json<Link>), ApiError> {
+    let link = st.services().order_link_contact(&p, id, b.contact_id, &ctx.audit()).await?;
+    Ok((StatusCode::CREATED, axum::Json(link)))
+}
+
+/// The reports merged into or attached to this order, and the order it was merged into.
+#[utoipa::path(get, path = "/orders/{id}/links", tag = "orders", params(("id" = i64, Path)),
+    responses((status = 200, body = OrderLinks), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn links(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<OrderLinks>, ApiError> {
+    Ok(axum::Json(st.services().order_links(&p, id).await?))
 }

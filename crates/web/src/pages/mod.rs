@@ -8,7 +8,10 @@ pub mod campaigns;
 pub mod console;
 pub mod contacts;
 pub mod customers;
+pub mod dispatch;
+pub mod field;
 pub mod orders;
+pub mod plans;
 
 use askama::Template;
 use axum::Router;
@@ -54,6 +57,13 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/orders/{id}"),
     ("GET", "/orders/{id}/print"),
     ("POST", "/orders/{id}/actions/{action}"),
+    ("GET", "/plans"),
+    ("POST", "/plans"),
+    ("GET", "/plans/{id}"),
+    ("POST", "/plans/{id}/enable"),
+    ("POST", "/plans/{id}/disable"),
+    ("POST", "/orders/{id}/merge"),
+    ("POST", "/orders/{id}/contacts"),
     ("GET", "/customers"),
     ("POST", "/customers"),
     ("GET", "/customers/new"),
@@ -94,7 +104,18 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/audit"),
     ("GET", "/admin/audit/export.csv"),
     ("GET", "/admin/jobs"),
+    ("GET", "/admin/webhooks"),
+    ("POST", "/admin/webhooks"),
+    ("GET", "/admin/webhooks/{id}"),
+    ("POST", "/admin/webhooks/{id}/enable"),
+    ("POST", "/admin/webhooks/{id}/disable"),
     ("GET", "/api/docs"),
+    ("GET", "/dispatch"),
+    ("GET", "/m"),
+    ("GET", "/m/orders/{id}"),
+    ("GET", "/m/manifest.webmanifest"),
+    ("GET", "/m/sw.js"),
+    ("GET", "/m/icon.svg"),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -113,7 +134,10 @@ pub fn router() -> Router<AppState> {
         .merge(console::router())
         .merge(contacts::router())
         .merge(campaigns::router())
+        .merge(field::router())
+        .merge(dispatch::router())
         .merge(orders::router())
+        .merge(plans::router())
 }
 
 /// Renders a template into an HTML response.
@@ -314,6 +338,15 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     if p.has(perm::ORDER_READ) {
         main.push(item("/orders", "nav.orders", icon::CLIPBOARD));
     }
+    if p.has(perm::ORDER_DISPATCH) {
+        main.push(item("/plans", "nav.plans", icon::CLOCK));
+    }
+    if p.has(perm::ORDER_DISPATCH) {
+        main.push(item("/dispatch", "nav.dispatch", icon::CLOCK));
+    }
+    if p.has(perm::ORDER_HANDLE) {
+        main.push(item("/m", "nav.field", icon::PHONE));
+    }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
         main.push(item("/api/docs", "nav.api_docs", icon::CODE));
     }
@@ -332,6 +365,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::ADMIN_JOB_READ) {
         admin.push(item("/admin/jobs", "nav.jobs", icon::CLOCK));
+    }
+    if p.has(perm::ADMIN_PARAM_READ) {
+        admin.push(item("/admin/webhooks", "nav.webhooks", icon::CODE));
     }
     let mut security = Vec::new();
     if p.has(perm::SECURITY_ROLE_READ) {

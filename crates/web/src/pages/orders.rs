@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/orders/{id}", get(detail_page))
         .route("/orders/{id}/print", get(print_page))
         .route("/orders/{id}/actions/{action}", post(act))
+        .route("/orders/{id}/merge", post(merge))
+        .route("/orders/{id}/contacts", post(link_contact))
 }
 
 const PAGE: i64 = 50;
@@ -49,7 +51,7 @@ fn pick(lang: Lang, zh: &str, en: &str) -> String {
     if lang == Lang::En && !en.is_empty() { en.to_string() } else { zh.to_string() }
 }
 
-fn state_label(lang: Lang, code: &str) -> String {
+pub(super) fn state_label(lang: Lang, code: &str) -> String {
     OrderState::parse(code).map(|s| pick(lang, s.label().0, s.label().1)).unwrap_or_else(|| code.to_string())
 }
 
@@ -449,7 +451,7 @@ pub struct ActionView {
     pub fields: Vec<FieldView>,
 }
 
-fn action_view(lang: Lang, a: AvailableAction) -> ActionView {
+pub(super) fn action_view(lang: Lang, a: AvailableAction) -> ActionView {
     let style = match a.action {
         Action::Reject | Action::Deny | Action::Cancel | Action::Decline => "btn-danger",
         Action::Urge | Action::Supervise | Action::Suspend | Action::Reassign | Action::SendBack => "",
@@ -514,7 +516,13 @@ pub struct OrderView {
     pub solutions: Vec<String>,
 }
 
-async fn order_view(st: &AppState, p: &Principal, lang: Lang, layout: &Layout, id: i64) -> Result<OrderView, ApiError> {
+pub(super) async fn order_view(
+    st: &AppState,
+    p: &Principal,
+    lang: Lang,
+    layout: &Layout,
+    id: i64,
+) -> Result<OrderView, ApiError> {
     let s = st.services();
     let d = s.order_get(p, id).await?;
     let o = d.order;
@@ -589,6 +597,10 @@ pub struct DetailPage {
     crew: Vec<Choice>,
     can_customer: bool,
     can_contact: bool,
+    /// Possible duplicates and linked reports (R-WO-09).
+    dup: DuplicatesBox,
+    /// Photos, videos and signatures (R-WO-07).
+    files: Vec<super::field::FileView>,
 }
 
 async fn detail_page(
@@ -622,6 +634,8 @@ async fn detail_page(
         vec![]
     };
     let actions = available.into_iter().map(|a| action_view(ctx.lang, a)).collect();
+    let dup = duplicates_box(&st, &p, &layout, &v.o).await?;
+    let files = super::field::file_views(&st, &p, &layout, v.o.id).await?;
     Ok(html(&DetailPage {
         layout,
         v,
@@ -629,6 +643,8 @@ async fn detail_page(
         crew,
         can_customer: p.has(perm::CUSTOMER_READ),
         can_contact: p.has(perm::CONTACT_READ),
+        dup,
+        files,
     }))
 }
 
@@ -651,9 +667,13 @@ async fn act(
         note: f.get("note").trim().to_string(),
         fields,
         assignee_id: f.int("assignee_id"),
+        // Where the crew member is (the phone app's check-in, R-WO-07).
+        lat: f.get("lat").trim().parse().ok(),
+        lng: f.get("lng").trim().parse().ok(),
         ..Default::default()
     };
-    let to = format!("/orders/{id}");
+    // The phone app posts here too and wants its own page back.
+    let to = if f.get("back") == "m" { format!("/m/orders/{id}") } else { format!("/orders/{id}") };
     match st.services().order_act(&p, id, &action, &input, &ctx.audit()).await {
         // Somebody moved the order first: the page shows it as it is now, and says so.
         Err(ServiceError::Conflict { .. }) => Ok(Redirect::to(&format!("{to}?err=order_changed")).into_response()),
@@ -682,4 +702,128 @@ async fn print_page(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Pa
     let satisfaction =
         waterdesk_services::order_views::SATISFACTION.iter().map(|(_, zh, en)| pick(ctx.lang, zh, en)).collect();
     Ok(html(&PrintPage { printed: layout.dt(&s.now()), layout, v, satisfaction }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Duplicates and merging (并单, R-WO-09)
+
+/// An open order that may be the same incident, with the merge the page offers: the
+/// younger order goes into the older one.
+pub struct CandidateView {
+    pub id: i64,
+    pub no: String,
+    pub title: String,
+    pub address: String,
+    pub state_label: String,
+    pub distance_m: i64,
+    pub registered: String,
+    /// The master of the offered merge, the order merged into it, and that order's version
+    /// when it is the one on the page.
+    pub master_id: i64,
+    pub duplicate_id: i64,
+    pub version: Option<i64>,
+    /// The order on the page is the one that goes.
+    pub this_goes: bool,
+}
+
+/// A report linked to the order.
+pub struct LinkView {
+    pub kind: String,
+    pub order: Option<(i64, String)>,
+    pub contact: Option<(i64, String)>,
+    pub caller: String,
+    pub note: String,
+    pub time: String,
+}
+
+/// The order page's box of possible duplicates and linked reports.
+pub struct DuplicatesBox {
+    pub candidates: Vec<CandidateView>,
+    pub links: Vec<LinkView>,
+    pub merged_into: Option<(i64, String)>,
+    pub can_merge: bool,
+    pub can_link: bool,
+    /// Open and not merged: takes further reports.
+    pub open: bool,
+}
+
+async fn duplicates_box(st: &AppState, p: &Principal, layout: &Layout, o: &Order) -> Result<DuplicatesBox, ApiError> {
+    let s = st.services();
+    let lang = layout.lang;
+    let candidates = s
+        .order_duplicates_of(p, o.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let this_goes = (c.registered_at, c.id) < (o.created_at, o.id);
+            CandidateView {
+                master_id: if this_goes { c.id } else { o.id },
+                duplicate_id: if this_goes { o.id } else { c.id },
+                version: this_goes.then_some(o.version),
+                this_goes,
+                state_label: state_label(lang, &c.state),
+                registered: layout.dt(&c.registered_at),
+                distance_m: c.distance_m,
+                id: c.id,
+                no: c.order_no,
+                title: c.title,
+                address: c.address,
+            }
+        })
+        .collect();
+    let l = s.order_links(p, o.id).await?;
+    let links = l
+        .reports
+        .into_iter()
+        .map(|r| LinkView {
+            kind: lang.t(&format!("dup.kind.{}", r.kind)).to_string(),
+            order: r.order_id.zip(r.order_no),
+            contact: r.contact_id.zip(r.contact_no),
+            caller: r.caller,
+            note: r.note,
+            time: layout.dt(&r.created_at),
+        })
+        .collect();
+    Ok(DuplicatesBox {
+        candidates,
+        links,
+        merged_into: l.merged_into.map(|m| (m.id, m.order_no)),
+        can_merge: p.has(perm::ORDER_DISPATCH),
+        can_link: p.has(perm::ORDER_CREATE),
+        open: o.master_id.is_none() && OrderState::parse(&o.state).is_some_and(|s| !s.is_terminal()),
+    })
+}
+
+/// Merges from the order page: `{id}` is the master, `duplicate_id` the order that goes,
+/// `from` the page to return to when the merge is refused.
+async fn merge(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    p.require(perm::ORDER_DISPATCH)?;
+    let input = waterdesk_services::duplicates::MergeInput {
+        duplicate_id: f.int("duplicate_id").unwrap_or(0),
+        note: f.get("note").trim().to_string(),
+        version: f.int("version"),
+    };
+    let from = format!("/orders/{}", f.int("from").unwrap_or(id));
+    match st.services().order_merge(&p, id, &input, &ctx.audit()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/orders/{id}?msg=merged")).into_response()),
+        Err(ServiceError::Conflict { .. }) => Ok(Redirect::to(&format!("{from}?err=order_changed")).into_response()),
+        Err(e) => after_form(&from, Err::<(), _>(e), "merged"),
+    }
+}
+
+/// Attaches a contact, by its 热线编号 or id, to the order as a further report.
+async fn link_contact(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+    f: RawForm,
+) -> Result<Response, ApiError> {
+    p.require(perm::ORDER_CREATE)?;
+    let r = st.services().order_link_contact_ref(&p, id, f.get("contact"), &ctx.audit()).await;
+    after_form(&format!("/orders/{id}"), r, "contact_linked")
 }
