@@ -9,7 +9,7 @@ use waterdesk_services::orders::{ActInput, OrderInput};
 
 use crate::backend_test;
 use crate::helpers::{TestApp, next_event};
-use crate::orders::{act, as_user};
+use crate::orders::{act, as_user, dispatched};
 
 /// A real image, encoded.
 fn image_bytes(w: u32, h: u32, format: image::ImageFormat) -> Vec<u8> {
@@ -153,7 +153,7 @@ backend_test!(check_in_distance_is_flagged, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let s = app.services().clone();
     let ctx = AuditCtx::cli("test");
-    let (dispatcher, worker) = (as_user(&app, "dispatcher").await, as_user(&app, "worker").await);
+    let worker = as_user(&app, "worker").await;
     let mut orders = Vec::new();
     for (title, lat) in [("近处签到", 30.30005), ("远处签到", 30.3200)] {
         let input = OrderInput {
@@ -165,10 +165,7 @@ backend_test!(check_in_distance_is_flagged, |backend| async move {
             lng: Some(120.1500),
             ..Default::default()
         };
-        let o = s.order_create(&dispatcher, &input, &ctx).await.unwrap();
-        let o = s.order_act(&dispatcher, o.id, "accept", &act(o.version, &[]), &ctx).await.unwrap();
-        let d = ActInput { assignee_id: Some(worker.user_id), ..act(o.version, &[]) };
-        let o = s.order_act(&dispatcher, o.id, "dispatch", &d, &ctx).await.unwrap();
+        let o = dispatched(&app, &input, &worker).await;
         let o = s.order_act(&worker, o.id, "acknowledge", &act(o.version, &[]), &ctx).await.unwrap();
         let here = ActInput { lat: Some(lat), lng: Some(120.1500), ..act(o.version, &[]) };
         orders.push(s.order_act(&worker, o.id, "start", &here, &ctx).await.unwrap());

@@ -7,11 +7,11 @@ use waterdesk_services::Principal;
 use waterdesk_services::admin::NewUserInput;
 use waterdesk_services::audit::AuditCtx;
 use waterdesk_services::dispatch::PositionInput;
-use waterdesk_services::orders::{ActInput, OrderInput};
+use waterdesk_services::orders::OrderInput;
 
 use crate::backend_test;
 use crate::helpers::TestApp;
-use crate::orders::{act, as_user};
+use crate::orders::{as_user, dispatched};
 
 /// Creates a field worker in the worker's unit and returns them as a principal.
 async fn crew(app: &TestApp, username: &str, name: &str) -> Principal {
@@ -95,10 +95,7 @@ backend_test!(suggestions_rank_by_distance_workload_and_skills, |backend| async 
 
     // Three orders in hand (9 km equivalent) put the near crew behind the far one.
     for n in 0..3 {
-        let x = s.order_create(&dispatcher, &repair(&format!("文三路{n}号"), "medium"), &ctx).await.unwrap();
-        let x = s.order_act(&dispatcher, x.id, "accept", &act(x.version, &[]), &ctx).await.unwrap();
-        let i = ActInput { assignee_id: Some(near.user_id), ..act(x.version, &[]) };
-        s.order_act(&dispatcher, x.id, "dispatch", &i, &ctx).await.unwrap();
+        dispatched(&app, &repair(&format!("文三路{n}号"), "medium"), &near).await;
     }
     let r = d.get(&format!("/api/v1/orders/{}/suggestions?limit=50", o.id)).await;
     assert_eq!(ours(&r.body), ["crew_far", "crew_near", "worker"]);

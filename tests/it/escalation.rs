@@ -136,7 +136,7 @@ backend_test!(met_deadlines_do_not_escalate, |backend| async move {
     let ctx = AuditCtx::cli("test");
     let t0 = at("2026-11-23T01:00:00Z");
     app.clock.set(t0);
-    let (dispatcher, worker) = (as_user(&app, "dispatcher").await, as_user(&app, "worker").await);
+    let worker = as_user(&app, "worker").await;
     let s = app.services().clone();
     let input = OrderInput {
         type_code: "hazard".into(),
@@ -145,10 +145,7 @@ backend_test!(met_deadlines_do_not_escalate, |backend| async move {
         title: "路面沉降".into(),
         ..Default::default()
     };
-    let o = s.order_create(&dispatcher, &input, &ctx).await.unwrap();
-    let o = s.order_act(&dispatcher, o.id, "accept", &act(o.version, &[]), &ctx).await.unwrap();
-    let dispatch = ActInput { assignee_id: Some(worker.user_id), ..act(o.version, &[]) };
-    let o = s.order_act(&dispatcher, o.id, "dispatch", &dispatch, &ctx).await.unwrap();
+    let o = crate::orders::dispatched(&app, &input, &worker).await;
     let o = s.order_act(&worker, o.id, "acknowledge", &act(o.version, &[]), &ctx).await.unwrap();
     let o = s.order_act(&worker, o.id, "start", &act(o.version, &[]), &ctx).await.unwrap();
     let done = act(o.version, &[("cause", "other"), ("solution", "other")]);

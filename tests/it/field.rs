@@ -2,17 +2,15 @@
 //! the check-in position, the installable app's manifest, service worker and icon.
 
 use reqwest::StatusCode;
-use waterdesk_services::audit::AuditCtx;
-use waterdesk_services::orders::{ActInput, OrderInput};
+use waterdesk_services::orders::OrderInput;
 
 use crate::backend_test;
 use crate::helpers::{TestApp, Web, attr_after};
-use crate::orders::{act, as_user};
+use crate::orders::{as_user, dispatched};
 
 backend_test!(field_app_pages, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let s = app.services().clone();
-    let ctx = AuditCtx::cli("test");
     let (dispatcher, worker) = (as_user(&app, "dispatcher").await, as_user(&app, "worker").await);
     let input = OrderInput {
         type_code: "repair".into(),
@@ -25,10 +23,7 @@ backend_test!(field_app_pages, |backend| async move {
         lng: Some(120.1700),
         ..Default::default()
     };
-    let o = s.order_create(&dispatcher, &input, &ctx).await.unwrap();
-    let o = s.order_act(&dispatcher, o.id, "accept", &act(o.version, &[]), &ctx).await.unwrap();
-    let d = ActInput { assignee_id: Some(worker.user_id), ..act(o.version, &[]) };
-    let o = s.order_act(&dispatcher, o.id, "dispatch", &d, &ctx).await.unwrap();
+    let o = dispatched(&app, &input, &worker).await;
 
     let mut web = Web::new(&app);
     assert_eq!(web.login("worker", &app.password("worker")).await.status(), StatusCode::SEE_OTHER);

@@ -104,6 +104,20 @@ pub(crate) async fn as_user(app: &TestApp, username: &str) -> waterdesk_services
     p
 }
 
+/// Registers an order as the dispatcher, accepts it and dispatches it to `crew`.
+pub(crate) async fn dispatched(
+    app: &TestApp,
+    input: &OrderInput,
+    crew: &waterdesk_services::Principal,
+) -> waterdesk_store::orders::Order {
+    let (s, ctx) = (app.services(), AuditCtx::cli("test"));
+    let dispatcher = as_user(app, "dispatcher").await;
+    let o = s.order_create(&dispatcher, input, &ctx).await.unwrap();
+    let o = s.order_act(&dispatcher, o.id, "accept", &act(o.version, &[]), &ctx).await.unwrap();
+    let d = ActInput { assignee_id: Some(crew.user_id), ..act(o.version, &[]) };
+    s.order_act(&dispatcher, o.id, "dispatch", &d, &ctx).await.unwrap()
+}
+
 pub(crate) fn act(version: i64, fields: &[(&str, &str)]) -> ActInput {
     ActInput {
         version,
