@@ -27,6 +27,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Telephone (CTI) integration.
     pub cti: CtiSettings,
+    /// Where attachment bytes live: the data directory or S3-compatible object storage.
+    pub attachments: AttachmentSettings,
     /// Time zone for local days (numbers, reports) and display.
     pub timezone: String,
 }
@@ -97,6 +99,69 @@ impl std::fmt::Debug for CtiSettings {
     }
 }
 
+/// `[attachments]`: `store = "local"` keeps files under `<data-dir>/attachments`;
+/// `store = "s3"` puts them in a bucket of an S3-compatible server (plain HTTP).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// `local` or `s3`.
+    pub store: String,
+    /// `http://HOST:PORT` of the S3 API (path-style requests `{endpoint}/{bucket}/{key}`).
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    /// Signing region; self-hosted servers mostly accept the default.
+    pub s3_region: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            store: "local".into(),
+            s3_endpoint: String::new(),
+            s3_bucket: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key: String::new(),
+            s3_secret_key: String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AttachmentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachmentSettings")
+            .field("store", &self.store)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key", &self.s3_access_key)
+            .field("s3_secret_key", &if self.s3_secret_key.is_empty() { "" } else { "***" })
+            .finish()
+    }
+}
+
+impl AttachmentSettings {
+    /// The S3 settings when `store = "s3"`.
+    pub fn s3(&self) -> Option<waterdesk_services::blob_s3::S3Config> {
+        (self.store == "s3").then(|| waterdesk_services::blob_s3::S3Config {
+            endpoint: self.s3_endpoint.trim().to_string(),
+            bucket: self.s3_bucket.trim().to_string(),
+            region: self.s3_region.trim().to_string(),
+            access_key: self.s3_access_key.clone(),
+            secret_key: self.s3_secret_key.clone(),
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        match self.store.as_str() {
+            "local" => Ok(()),
+            "s3" => self.s3().map_or(Ok(()), |c| c.validate().map_err(|e| anyhow::anyhow!(e))),
+            other => anyhow::bail!("attachments.store must be `local` or `s3`, not `{other}`"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -117,6 +182,7 @@ impl Default for Settings {
             billing: Default::default(),
             log: LogSettings::default(),
             cti: CtiSettings::default(),
+            attachments: AttachmentSettings::default(),
             timezone: "Asia/Shanghai".into(),
         }
     }
@@ -207,6 +273,7 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("server.bind `{}`: {e}", self.server.bind))?;
         self.time_zone()?;
         self.billing.validate().map_err(|e| anyhow::anyhow!(e))?;
+        self.attachments.validate()?;
         let a = self.auth_config();
         if a.lockout_threshold < 1 || a.idle_timeout_minutes < 1 || a.session_max_hours < 1 || a.password_min_length < 6
         {

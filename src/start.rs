@@ -32,6 +32,25 @@ pub fn services(db: Db, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::R
     Ok(Services::new(db, clock, settings.auth_config(), settings.time_zone()?).with_billing(settings.billing.clone()))
 }
 
+/// The configured attachment store: the data directory, or an S3-compatible bucket.
+pub async fn blob_store(
+    settings: &Settings,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn waterdesk_services::attachments::BlobStore>> {
+    let Some(cfg) = settings.attachments.s3() else {
+        return Ok(waterdesk_services::attachments::local_store(data_dir));
+    };
+    let store = waterdesk_services::blob_s3::S3Store::new(&cfg).map_err(|e| anyhow::anyhow!(e))?;
+    // A wrong key or a missing bucket is reported now rather than at the first photo; the
+    // server starts anyway, as the storage may only be down for a moment.
+    match tokio::time::timeout(Duration::from_secs(5), store.probe()).await {
+        Ok(Ok(())) => tracing::info!(s3.endpoint = %cfg.endpoint, s3.bucket = %cfg.bucket, "attachments in S3"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "attachments: the S3 bucket cannot be reached"),
+        Err(_) => tracing::warn!(s3.endpoint = %cfg.endpoint, "attachments: the S3 endpoint did not answer within 5 s"),
+    }
+    Ok(Arc::new(store))
+}
+
 fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
     static HANDLE: OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> = OnceLock::new();
     HANDLE.get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()).clone()
@@ -90,7 +109,7 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot create data directory {}", o.data_dir.display()))?;
     let db = open_db(&o.settings, &o.data_dir).await?;
     let services = services(db.clone(), &o.settings, o.clock.clone())?.with_blobs(
-        waterdesk_services::attachments::local_store(&o.data_dir),
+        blob_store(&o.settings, &o.data_dir).await?,
         waterdesk_services::attachments::AttachmentLimits {
             max_attachment_bytes: o.settings.server.max_attachment_bytes,
         },

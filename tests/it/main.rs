@@ -13,6 +13,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod billing;
+mod blob_s3;
 mod browser;
 mod campaigns;
 mod cli;

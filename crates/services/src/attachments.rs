@@ -2,7 +2,7 @@
 //! files of contacts.
 //!
 //! The bytes go to a [`BlobStore`] — a local directory by default ([`LocalStore`]);
-//! S3-compatible object storage is the scale-out option to come behind the same trait. An
+//! S3-compatible object storage ([`crate::blob_s3::S3Store`]) for several replicas. An
 //! upload is checked before anything is stored: the declared type must match what the
 //! bytes are (magic numbers: JPEG, PNG, WebP; MP4/MOV, WebM), images at most 10 MiB and
 //! 12,000 px a side, videos at most the configured attachment limit; an image must decode,

@@ -10,6 +10,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod billing_provider;
+pub mod blob_s3;
 pub mod bootstrap;
 pub mod campaigns;
 pub mod clock;
