@@ -41,7 +41,47 @@
     setTimeout(function () { el.classList.add('hide'); }, 8000);
     setTimeout(function () { el.remove(); }, 9000);
   }
-  window.waterdesk = { toast: toast, csrf: csrf, events: null };
+  // Sends a file as the raw body of an attachments URL, with progress on `bar`.
+  function upload(url, blob, name, stage, bar) {
+    return new Promise(function (resolve, reject) {
+      var q = new URLSearchParams({ stage: stage || 'other', name: name || '' });
+      var here = window.waterdesk.position;
+      if (here) { q.set('lat', here.lat.toFixed(6)); q.set('lng', here.lng.toFixed(6)); }
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', url + '?' + q.toString());
+      xhr.setRequestHeader('Content-Type', blob.type || 'application/octet-stream');
+      xhr.setRequestHeader('X-CSRF-Token', csrf);
+      if (bar) { bar.hidden = false; bar.value = 0; }
+      xhr.upload.onprogress = function (e) { if (bar && e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+      xhr.onload = function () {
+        if (xhr.status === 200 || xhr.status === 201) return resolve();
+        var msg = String(xhr.status);
+        try { msg = JSON.parse(xhr.responseText).error.message; } catch (_) { /* keep the status */ }
+        reject(new Error(msg));
+      };
+      xhr.onerror = function () { reject(new Error('network')); };
+      xhr.send(blob);
+    });
+  }
+  window.waterdesk = { toast: toast, csrf: csrf, events: null, upload: upload, position: null };
+
+  // Attachments: <… data-upload="/api/v1/…/attachments"> holding an <input type=file
+  // data-upload-input>, optionally a stage <select data-upload-stage> and a <progress
+  // data-upload-progress>; the page reloads to show what was stored.
+  document.querySelectorAll('[data-upload]').forEach(function (box) {
+    var input = box.querySelector('[data-upload-input]');
+    if (!input) return;
+    input.addEventListener('change', async function () {
+      var stage = box.querySelector('[data-upload-stage]');
+      var bar = box.querySelector('[data-upload-progress]');
+      try {
+        for (var f of Array.from(input.files)) await upload(box.dataset.upload, f, f.name, stage ? stage.value : 'other', bar);
+        location.reload();
+      } catch (e) {
+        toast(e.message, 'error');
+      }
+    });
+  });
 
   if (window.EventSource && document.getElementById('sidebar')) {
     var es = new EventSource('/api/v1/events/stream');

@@ -12,20 +12,11 @@
     navigator.serviceWorker.register('/m/sw.js', { scope: '/m' }).catch(() => {});
   }
 
-  function toast(text, kind) {
-    const box = document.getElementById('toasts');
-    if (!box) return;
-    const t = document.createElement('div');
-    t.className = 'toast' + (kind ? ' toast-' + kind : '');
-    t.textContent = text;
-    box.appendChild(t);
-    setTimeout(() => t.remove(), 5000);
-  }
-
   // Position pings for dispatch (R-WO-06): at most once a minute, and when it moved.
   let sentAt = 0;
   function ping(pos) {
     last = { lat: pos.coords.latitude, lng: pos.coords.longitude, accuracy: pos.coords.accuracy };
+    if (window.waterdesk) window.waterdesk.position = last;
     const now = Date.now();
     if (now - sentAt < 60000) return;
     sentAt = now;
@@ -82,41 +73,11 @@
     });
   });
 
-  // Uploads: the raw file to the attachments API, with progress.
+  // Photos and videos go through the page's generic uploader (app.js, data-upload);
+  // the signature below uses the same upload function.
   const files = document.getElementById('field-files');
-  function upload(blob, name, stage) {
-    return new Promise((resolve, reject) => {
-      const q = new URLSearchParams({ stage: stage, name: name || '' });
-      if (last) { q.set('lat', last.lat.toFixed(6)); q.set('lng', last.lng.toFixed(6)); }
-      const xhr = new XMLHttpRequest();
-      xhr.open('POST', files.dataset.upload + '?' + q.toString());
-      xhr.setRequestHeader('Content-Type', blob.type || 'application/octet-stream');
-      xhr.setRequestHeader('X-CSRF-Token', csrf);
-      const bar = document.getElementById('field-progress');
-      if (bar) { bar.hidden = false; bar.value = 0; }
-      xhr.upload.onprogress = (e) => { if (bar && e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
-      xhr.onload = () => {
-        if (xhr.status === 200 || xhr.status === 201) return resolve();
-        let msg = String(xhr.status);
-        try { msg = JSON.parse(xhr.responseText).error.message; } catch (_) { /* keep the status */ }
-        reject(new Error(msg));
-      };
-      xhr.onerror = () => reject(new Error('network'));
-      xhr.send(blob);
-    });
-  }
+  const wd = window.waterdesk;
   if (files) {
-    const input = document.getElementById('field-file');
-    input.addEventListener('change', async () => {
-      const stage = document.getElementById('field-stage').value;
-      try {
-        for (const f of Array.from(input.files)) await upload(f, f.name, stage);
-        location.reload();
-      } catch (e) {
-        toast(e.message, 'error');
-      }
-    });
-
     // The customer's signature: drawn with a finger, sent as a PNG.
     const canvas = document.getElementById('field-signature');
     const ctx = canvas.getContext('2d');
@@ -149,7 +110,12 @@
     document.getElementById('field-sign-save').addEventListener('click', () => {
       if (!signed) return;
       canvas.toBlob(async (blob) => {
-        try { await upload(blob, 'signature.png', 'signature'); location.reload(); } catch (e) { toast(e.message, 'error'); }
+        try {
+          await wd.upload(files.dataset.upload, blob, 'signature.png', 'signature', document.getElementById('field-progress'));
+          location.reload();
+        } catch (e) {
+          wd.toast(e.message, 'error');
+        }
       }, 'image/png');
     });
   }

@@ -256,6 +256,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("console.today", "我今天的来电来件", "My contacts today"),
     ("contact.account", "户号ID", "Account id"),
     ("contact.address", "地址", "Address"),
+    ("contact.attach", "添加照片或视频", "Add photos or videos"),
     ("contact.caller", "来电号码", "Caller"),
     ("contact.category", "反映类别", "Category"),
     ("contact.channel", "反映形式", "Channel"),

@@ -262,6 +262,9 @@ pub struct DetailPage {
     sheets: Vec<Sheet>,
     /// May register a work order from this contact (it has none yet).
     can_order: bool,
+    /// Photos and files the customer sent (R-CALL-01).
+    files: Vec<super::field::FileView>,
+    can_upload: bool,
 }
 
 async fn detail_page(
@@ -286,6 +289,7 @@ async fn detail_page(
     let can_order = p.has(perm::ORDER_CREATE) && c.order_no.is_empty();
     let mut layout = Layout::new(&st, &p, &ctx, "contacts.title", &f).await;
     layout.title = c.contact_no.clone();
+    let files = super::field::file_views(&st, &p, &layout, waterdesk_store::attachments::Owner::Contact(c.id)).await?;
     Ok(html(&DetailPage {
         started: layout.dt(&c.started_at),
         layout,
@@ -296,6 +300,8 @@ async fn detail_page(
         can_qa,
         sheets,
         can_order,
+        files,
+        can_upload: p.has(perm::CONTACT_WRITE),
     }))
 }
 

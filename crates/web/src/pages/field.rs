@@ -118,20 +118,20 @@ async fn order_page(
     let caller = if p.has(perm::CUSTOMER_PII_READ) { v.o.caller.clone() } else { mask_phone(&v.o.caller) };
     let site =
         v.o.lat_e6.zip(v.o.lng_e6).map(|(a, b)| (format!("{:.6}", a as f64 / 1e6), format!("{:.6}", b as f64 / 1e6)));
-    let files = file_views(&st, &p, &layout, id).await?;
+    let files = file_views(&st, &p, &layout, Owner::Order(id)).await?;
     let open = !matches!(v.o.state.as_str(), "concluded" | "cancelled" | "rejected");
     let can_upload = open && (v.o.assignee_id == Some(p.user_id) || p.has(perm::ORDER_DISPATCH));
     Ok(html(&OrderPage { layout, v, actions, caller, site, files, can_upload }))
 }
 
-/// The attachments of an order as the pages show them.
+/// The attachments of an order or a contact as the pages show them.
 pub(super) async fn file_views(
     st: &AppState,
     p: &Principal,
     layout: &Layout,
-    id: i64,
+    owner: Owner,
 ) -> Result<Vec<FileView>, ApiError> {
-    let attachments: Vec<Attachment> = st.services().attachments(p, Owner::Order(id)).await?;
+    let attachments: Vec<Attachment> = st.services().attachments(p, owner).await?;
     Ok(attachments
         .into_iter()
         .map(|a| FileView {

@@ -635,7 +635,7 @@ async fn detail_page(
     };
     let actions = available.into_iter().map(|a| action_view(ctx.lang, a)).collect();
     let dup = duplicates_box(&st, &p, &layout, &v.o).await?;
-    let files = super::field::file_views(&st, &p, &layout, v.o.id).await?;
+    let files = super::field::file_views(&st, &p, &layout, waterdesk_store::attachments::Owner::Order(v.o.id)).await?;
     Ok(html(&DetailPage {
         layout,
         v,
