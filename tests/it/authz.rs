@@ -150,7 +150,7 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/agent/extension", Any, none),
         (Method::PUT, "/api/v1/agent/extension", Perm(perm::CONTACT_WRITE), |_| Some(json!({"extension": "7777"}))),
         (Method::DELETE, "/api/v1/agent/extension", Any, none),
-        (Method::GET, "/api/v1/order-types", Perm(perm::ORDER_READ), none),
+        (Method::GET, "/api/v1/order-types", AnyOf(&[perm::ORDER_READ, perm::ADMIN_DICT_WRITE]), none),
         (Method::PUT, "/api/v1/order-types/{code}", Perm(perm::ADMIN_DICT_WRITE), |_| {
             Some(json!({"name_zh": "矩阵", "workflow": {"steps": []}, "targets": {}}))
         }),
@@ -400,6 +400,9 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/admin/roles/{id}", Perm(perm::SECURITY_ROLE_WRITE)),
         ("POST", "/admin/roles/{id}/delete", Perm(perm::SECURITY_ROLE_WRITE)),
         ("GET", "/admin/dicts", Perm(perm::DICT_READ)),
+        ("GET", "/admin/order-types", Perm(perm::ADMIN_DICT_WRITE)),
+        ("GET", "/admin/order-types/{code}", Perm(perm::ADMIN_DICT_WRITE)),
+        ("POST", "/admin/order-types/{code}", Perm(perm::ADMIN_DICT_WRITE)),
         ("POST", "/admin/dicts/{code}/items", Perm(perm::ADMIN_DICT_WRITE)),
         ("POST", "/admin/dicts/{code}/items/{id}", Perm(perm::ADMIN_DICT_WRITE)),
         ("GET", "/admin/params", Perm(perm::ADMIN_PARAM_READ)),

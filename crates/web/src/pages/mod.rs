@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod customers;
 pub mod dispatch;
 pub mod field;
+pub mod order_types;
 pub mod orders;
 pub mod plans;
 
@@ -97,6 +98,9 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/roles/{id}"),
     ("POST", "/admin/roles/{id}/delete"),
     ("GET", "/admin/dicts"),
+    ("GET", "/admin/order-types"),
+    ("GET", "/admin/order-types/{code}"),
+    ("POST", "/admin/order-types/{code}"),
     ("POST", "/admin/dicts/{code}/items"),
     ("POST", "/admin/dicts/{code}/items/{id}"),
     ("GET", "/admin/params"),
@@ -136,6 +140,7 @@ pub fn router() -> Router<AppState> {
         .merge(campaigns::router())
         .merge(field::router())
         .merge(dispatch::router())
+        .merge(order_types::router())
         .merge(orders::router())
         .merge(plans::router())
 }
@@ -359,6 +364,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::DICT_READ) {
         admin.push(item("/admin/dicts", "nav.dicts", icon::BOOK));
+    }
+    if p.has(perm::ADMIN_DICT_WRITE) {
+        admin.push(item("/admin/order-types", "nav.order_types", icon::SCROLL));
     }
     if p.has(perm::ADMIN_PARAM_READ) {
         admin.push(item("/admin/params", "nav.params", icon::GEAR));
