@@ -8,6 +8,7 @@ pub mod audit;
 pub mod dispatch;
 pub mod duplicates;
 pub mod grams;
+pub mod kpi;
 pub mod money;
 pub mod numbering;
 pub mod password;
