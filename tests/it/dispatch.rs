@@ -216,3 +216,49 @@ backend_test!(dispatcher_board, |backend| async move {
     assert!(html.contains(orders[0]["order_no"].as_str().unwrap()));
     app.stop().await;
 });
+
+// R-WO-06: dispatch to a unit (班组) without a person; any of its crew members takes the
+// order by acknowledging it, and it becomes theirs; others cannot.
+backend_test!(dispatch_to_a_unit, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services().clone();
+    let ctx = AuditCtx::cli("test");
+    let (dispatcher, worker) = (as_user(&app, "dispatcher").await, as_user(&app, "worker").await);
+    let mate = crew(&app, "crew_mate", "吴师傅").await;
+    let o = s.order_create(&dispatcher, &repair("庆春路管道漏水", "medium"), &ctx).await.unwrap();
+    let d = app.api("dispatcher").await;
+    let r = d.post(&format!("/api/v1/orders/{}/actions/accept", o.id), json!({"version": o.version})).await;
+    let v = r.body["version"].as_i64().unwrap();
+    let r =
+        d.post(&format!("/api/v1/orders/{}/actions/dispatch", o.id), json!({"version": v, "unit_id": 999_999})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.to_string().contains("unknown_unit"), "{:?}", r.body);
+    let r = d
+        .post(&format!("/api/v1/orders/{}/actions/dispatch", o.id), json!({"version": v, "unit_id": worker.unit_id}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.body["state"].as_str(), r.body["assignee_id"].as_i64()), (Some("dispatched"), None));
+    // Both crew members of the unit see it among their orders.
+    let mine = app.api("worker").await.get("/api/v1/orders?assignee=me&open=true").await;
+    assert!(mine.body.as_array().unwrap().iter().any(|x| x["id"] == o.id), "the worker sees it");
+    let mine = s
+        .order_list(
+            &mate,
+            &waterdesk_services::orders::OrderQuery { assignee: Some("me".into()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert!(mine.iter().any(|x| x.id == o.id), "the mate sees it too");
+    // Someone of another unit cannot take it; a member can, and it is theirs.
+    let mut outsider = mate.clone();
+    outsider.unit_id = dispatcher.unit_id;
+    let after = s.order_get(&dispatcher, o.id).await.unwrap().order;
+    let e =
+        s.order_act(&outsider, o.id, "acknowledge", &crate::orders::act(after.version, &[]), &ctx).await.unwrap_err();
+    assert!(format!("{e:?}").contains("not_assignee"), "{e:?}");
+    let taken = s.order_act(&mate, o.id, "acknowledge", &crate::orders::act(after.version, &[]), &ctx).await.unwrap();
+    assert_eq!((taken.state.as_str(), taken.assignee_id), ("acknowledged", Some(mate.user_id)));
+    let e = s.order_act(&worker, o.id, "start", &crate::orders::act(taken.version, &[]), &ctx).await.unwrap_err();
+    assert!(format!("{e:?}").contains("not_assignee"), "now it is the mate's: {e:?}");
+    app.stop().await;
+});

@@ -309,7 +309,7 @@ async fn conclude(s: &Services, app: &TestApp, o: &Order) -> Order {
     o = s.order_act(&dispatcher, o.id, "dispatch", &i, &ctx).await.unwrap();
     o = s.order_act(&worker, o.id, "acknowledge", &act(o.version, &[]), &ctx).await.unwrap();
     o = s.order_act(&worker, o.id, "start", &act(o.version, &[]), &ctx).await.unwrap();
-    let i = act(o.version, &[("cause", "pipe_burst"), ("solution", "replace")]);
+    let i = act(o.version, &[("cause", "pipe_burst"), ("solution", "replaced")]);
     o = s.order_act(&worker, o.id, "complete", &i, &ctx).await.unwrap();
     o = s.order_act(&dispatcher, o.id, "verify", &act(o.version, &[]), &ctx).await.unwrap();
     let i = act(o.version, &[("satisfaction", "satisfied"), ("reply", "已修复")]);

@@ -148,7 +148,7 @@ backend_test!(met_deadlines_do_not_escalate, |backend| async move {
     let o = crate::orders::dispatched(&app, &input, &worker).await;
     let o = s.order_act(&worker, o.id, "acknowledge", &act(o.version, &[]), &ctx).await.unwrap();
     let o = s.order_act(&worker, o.id, "start", &act(o.version, &[]), &ctx).await.unwrap();
-    let done = act(o.version, &[("cause", "other"), ("solution", "other")]);
+    let done = act(o.version, &[("cause", "pipe_leak"), ("solution", "repaired")]);
     let o = s.order_act(&worker, o.id, "complete", &done, &ctx).await.unwrap();
     assert_eq!(o.state, "resolved");
     app.clock.set(t0 + jiff::SignedDuration::from_hours(30 * 24));

@@ -242,7 +242,16 @@ backend_test!(repair_order_closed_loop, |backend| async move {
     // Completion needs cause and solution.
     let e = step(worker.clone(), "complete", act(o7.version, &[("cause", "pipe_burst")])).await.unwrap_err();
     assert_eq!(code_of(e), "required");
-    let o8 = step(worker.clone(), "complete", act(o7.version, &[("cause", "pipe_burst"), ("solution", "replace")]))
+    // Causes and solutions come from their dictionaries (R-WO-13).
+    let e = step(worker.clone(), "complete", act(o7.version, &[("cause", "gremlins"), ("solution", "replaced")]))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(e), "unknown_code");
+    let e = step(worker.clone(), "complete", act(o7.version, &[("cause", "pipe_burst"), ("solution", "prayer")]))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(e), "unknown_code");
+    let o8 = step(worker.clone(), "complete", act(o7.version, &[("cause", "pipe_burst"), ("solution", "replaced")]))
         .await
         .unwrap();
     assert_eq!(o8.state, "resolved");
@@ -250,6 +259,10 @@ backend_test!(repair_order_closed_loop, |backend| async move {
     // A repair needs its reply to the customer (答复) before it concludes.
     let e = step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "satisfied")])).await.unwrap_err();
     assert_eq!(code_of(e), "reply_required");
+    let e = step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "ecstatic"), ("reply", "x")]))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(e), "unknown_code");
     let o10 =
         step(agent.clone(), "visit", act(o9.version, &[("satisfaction", "satisfied"), ("reply", "已修复，已告知")]))
             .await

@@ -12,7 +12,7 @@ use waterdesk_domain::workflow::{Action, State, Step, Workflow};
 use waterdesk_store::orders::{self as repo, Order};
 use waterdesk_store::{dicts, units, users};
 
-use crate::orders::crew_only;
+use crate::orders::{crew_only, may_take_crew_step};
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 /// A value a step field may take, with its labels.
@@ -165,7 +165,7 @@ impl Services {
         let steps: Vec<_> = workflow
             .steps_from(state)
             .filter(|s| p.has(&s.permission))
-            .filter(|s| !crew_only(s.action) || order.assignee_id == Some(p.user_id))
+            .filter(|s| !crew_only(s.action) || may_take_crew_step(p, order, s.action))
             .filter(|s| s.action != Action::Resume || order.suspended_from.as_deref().and_then(State::parse).is_some())
             .map(|s| (s.action, step_fields(s, &workflow, order)))
             .collect();

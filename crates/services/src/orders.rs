@@ -247,6 +247,16 @@ pub(crate) fn milestone(action: Action, to: State) -> Option<Milestone> {
 }
 
 /// Actions a crew member may take only on an order assigned to them.
+/// Whether `p` may take a crew step on `o`: theirs, or — to acknowledge — an order
+/// dispatched to their unit without a person.
+pub(crate) fn may_take_crew_step(p: &Principal, o: &Order, action: Action) -> bool {
+    o.assignee_id == Some(p.user_id)
+        || (action == Action::Acknowledge
+            && o.assignee_id.is_none()
+            && o.unit_id == p.unit_id
+            && p.has(perm::ORDER_HANDLE))
+}
+
 pub(crate) fn crew_only(action: Action) -> bool {
     matches!(action, Action::Acknowledge | Action::Decline | Action::Start | Action::Complete)
 }
@@ -386,6 +396,23 @@ impl Services {
             fields.insert("note".into(), i.note.trim().to_string());
         }
         let m = w.next(state, susp, action, |perm| p.has(perm), &fields).map_err(refusal)?;
+        // Standard vocabulary (R-WO-13): causes and solutions from their dictionaries, the
+        // satisfaction of a return visit from its fixed scale.
+        let coded: Vec<(&str, &str)> = ["cause", "solution"]
+            .into_iter()
+            .filter_map(|k| i.fields.get(k).map(|c| (k, c.trim())).filter(|(_, c)| !c.is_empty()))
+            .collect();
+        if !coded.is_empty() {
+            let found = waterdesk_store::dicts::enabled_pairs(&mut tx, &coded).await?;
+            if let Some(((dict, code), _)) = coded.iter().zip(&found).find(|(_, ok)| !**ok) {
+                return Err(v(dict, "unknown_code", format!("not in the {dict} dictionary: {code}")));
+            }
+        }
+        if let Some(s) = i.fields.get("satisfaction").map(|s| s.trim()).filter(|s| !s.is_empty())
+            && !crate::campaigns::SATISFACTION.contains(&s)
+        {
+            return Err(v("satisfaction", "unknown_code", crate::campaigns::SATISFACTION.join(", ")));
+        }
         let replied = i.fields.get("reply").is_some_and(|r| !r.trim().is_empty());
         if m.to == State::Concluded && w.customer_reply && o.replied_at.is_none() && !replied {
             return Err(v(
@@ -394,13 +421,27 @@ impl Services {
                 "the customer must have had a reply (答复) before the order concludes",
             ));
         }
-        if crew_only(action) && o.assignee_id != Some(p.user_id) {
+        if crew_only(action) && !may_take_crew_step(p, &o, action) {
             return Err(v("action", "not_assignee", "only the crew member the order is assigned to"));
         }
         let (mut unit_id, mut assignee) = (o.unit_id, o.assignee_id);
+        if action == Action::Acknowledge && o.assignee_id.is_none() {
+            assignee = Some(p.user_id); // a crew member of the unit takes it (抢单)
+        }
         match action {
+            // To a unit (班组) without a person: any of its crew members may take it.
+            Action::Dispatch | Action::Reassign if i.assignee_id.is_none() && i.unit_id.is_some() => {
+                let u = i.unit_id.unwrap_or_default();
+                waterdesk_store::units::get(&mut tx, u)
+                    .await?
+                    .filter(|u| u.enabled)
+                    .ok_or_else(|| v("unit_id", "unknown_unit", "no such active unit"))?;
+                assignee = None;
+                unit_id = u;
+            }
             Action::Dispatch | Action::Reassign => {
-                let a = i.assignee_id.ok_or_else(|| v("assignee_id", "required", "who handles the order"))?;
+                let a =
+                    i.assignee_id.ok_or_else(|| v("assignee_id", "required", "who handles the order, or the unit"))?;
                 let user = users::get(&mut tx, a)
                     .await?
                     .filter(|u| !u.disabled)
@@ -464,10 +505,14 @@ impl Services {
         self.queue_auto_dispatch(&mut tx, &after).await?;
         // The crew member's phone hears of a new order at once (new-order alert, R-WO-07).
         let mut pending = Vec::new();
-        if let (Action::Dispatch | Action::Reassign, Some(to)) = (action, after.assignee_id) {
+        if matches!(action, Action::Dispatch | Action::Reassign) {
             let payload = serde_json::json!({"order_id": id, "order_no": after.order_no, "title": after.title,
                 "address": after.address, "priority": after.priority});
-            pending.push(self.events.emit(&mut tx, "order.assigned", &format!("user:{to}"), payload, now).await?.1);
+            let topic = match after.assignee_id {
+                Some(to) => format!("user:{to}"),
+                None => format!("unit:{}", after.unit_id),
+            };
+            pending.push(self.events.emit(&mut tx, "order.assigned", &topic, payload, now).await?.1);
         }
         let params = serde_json::json!({"id": id, "order_no": o.order_no, "action": action.code(), "to": m.to.code()});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.act", "ok", params).await?;
@@ -556,6 +601,8 @@ impl Services {
             open: q.open,
             type_code: q.type_code.as_deref().map(str::trim).filter(|s| !s.is_empty()),
             assignee_id: assignee,
+            // A crew member's own orders include those dispatched to their unit, to take.
+            or_unclaimed_in: (assignee == Some(p.user_id) && p.has(perm::ORDER_HANDLE)).then_some(p.unit_id),
             priority: q.priority,
             before: q.before,
         };

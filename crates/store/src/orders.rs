@@ -484,6 +484,8 @@ pub struct OrderFilter<'a> {
     pub open: bool,
     pub type_code: Option<&'a str>,
     pub assignee_id: Option<i64>,
+    /// With `assignee_id`: also the orders dispatched to this unit without a person.
+    pub or_unclaimed_in: Option<i64>,
     pub priority: Option<i64>,
     /// Keyset paging, newest first: orders with an id below this.
     pub before: Option<i64>,
@@ -512,8 +514,15 @@ pub async fn list(conn: &mut AnyConnection, f: &OrderFilter<'_>, limit: i64) -> 
     if let Some(t) = f.type_code {
         q.push(" AND type_code = ").bind(t);
     }
-    if let Some(a) = f.assignee_id {
-        q.push(" AND assignee_id = ").bind(a);
+    match (f.assignee_id, f.or_unclaimed_in) {
+        (Some(a), Some(u)) => {
+            q.push(" AND (assignee_id = ").bind(a);
+            q.push(" OR (assignee_id IS NULL AND state = 'dispatched' AND unit_id = ").bind(u).push("))");
+        }
+        (Some(a), None) => {
+            q.push(" AND assignee_id = ").bind(a);
+        }
+        _ => {}
     }
     if let Some(p) = f.priority {
         q.push(" AND priority = ").bind(p);

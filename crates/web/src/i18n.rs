@@ -643,6 +643,7 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("order.required", "必填", "required"),
     ("order.state", "状态", "State"),
     ("order.title", "标题", "Title"),
+    ("order.to_unit", "派给班组：", "To the unit:"),
     ("order.type", "工单类型", "Type"),
     ("order.unit", "处理单位", "Handling unit"),
     ("order.urgency", "紧急程度", "Urgency"),

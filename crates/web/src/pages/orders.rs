@@ -618,8 +618,16 @@ async fn detail_page(
     // Dispatch and reassignment choose among the crew, best suggestion first (R-WO-06).
     let crew = if available.iter().any(|a| a.needs_assignee) {
         let in_hand = ctx.lang.t("order.in_hand");
-        s.dispatch_suggestions(&p, v.o.id, 50)
-            .await?
+        let ranked = s.dispatch_suggestions(&p, v.o.id, 50).await?;
+        // The crews' units too: dispatched to a unit, any of its members takes the order.
+        let mut units: Vec<Choice> = Vec::new();
+        for c in &ranked {
+            let value = format!("unit:{}", c.unit_id);
+            if !units.iter().any(|u| u.0 == value) {
+                units.push((value, format!("{} {}", ctx.lang.t("order.to_unit"), c.unit_name)));
+            }
+        }
+        ranked
             .into_iter()
             .map(|c| {
                 let mut label = format!("{} · {}", c.display_name, c.unit_name);
@@ -629,6 +637,7 @@ async fn detail_page(
                 label.push_str(&format!(" · {in_hand} {}", c.open_orders));
                 (c.user_id.to_string(), label)
             })
+            .chain(units)
             .collect()
     } else {
         vec![]
@@ -666,7 +675,9 @@ async fn act(
         version: f.int("version").unwrap_or(0),
         note: f.get("note").trim().to_string(),
         fields,
+        // A crew member's id, or `unit:<id>` to dispatch to a unit.
         assignee_id: f.int("assignee_id"),
+        unit_id: f.get("assignee_id").strip_prefix("unit:").and_then(|u| u.trim().parse().ok()),
         // Where the crew member is (the phone app's check-in, R-WO-07).
         lat: f.get("lat").trim().parse().ok(),
         lng: f.get("lng").trim().parse().ok(),
