@@ -1,19 +1,18 @@
 -- wrk script: accept registered orders (POST /api/v1/orders/{id}/actions/accept with the
--- version 1 the seeder gave them), each order once: thread t of n takes ids
--- first + t, first + t + n, …  Token from WD_TOKEN, ids from WD_FIRST / WD_LAST.
+-- version 1 the seeder gave them), each order once: thread t of n (WD_THREADS, wrk's
+-- -t) takes ids first + t, first + t + n, …  Token from WD_TOKEN, ids from WD_FIRST /
+-- WD_LAST.
 local first = tonumber(os.getenv("WD_FIRST"))
 local last = tonumber(os.getenv("WD_LAST"))
-local threads = {}
+local stride = tonumber(os.getenv("WD_THREADS"))
 local counter = 0
 
 function setup(thread)
   thread:set("offset", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 
 function init(args)
-  stride = #threads > 0 and #threads or tonumber(os.getenv("WD_THREADS"))
   nextid = first + offset
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"

@@ -33,7 +33,7 @@ trap 'kill $SERVER 2>/dev/null || true; cp $WORK/server.log /tmp/last-server.log
 # First start: migrations and the demo; then the data set, with the server stopped.
 start
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
-SEED="$(python3 benches/seed_orders.py "$DB" --crews 1000 --open 100000 --closed 200000 --accept 100000)"
+SEED="$(python3 benches/seed_orders.py "$DB" --crews 1000 --open 100000 --closed 200000 --accept 50000)"
 echo "$SEED"
 FIRST="$(sed -E 's/.*first_registered=([0-9]+).*/\1/' <<<"$SEED")"
 LAST="$(sed -E 's/.*last_registered=([0-9]+).*/\1/' <<<"$SEED")"
@@ -49,8 +49,10 @@ echo "-- GET /api/v1/orders/{id}/suggestions (1,000 crews, 100,000 open orders),
 WD_TOKEN="$TOKEN" wrk -t1 -c1 -d15s --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/orders/$LAST/suggestions?limit=10"
 echo "-- the same, 32 connections, 15s"
 wrk -t2 -c32 -d15s --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/orders/$LAST/suggestions?limit=10"
+echo "-- GET /api/v1/orders?open=true&limit=50 (first page of open orders), 32 connections, 10s"
+wrk -t2 -c32 -d10s --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/orders?open=true&limit=50"
 echo "-- GET /api/v1/dispatch/board, 8 connections, 10s"
 wrk -t2 -c8 -d10s --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/dispatch/board"
 echo "-- POST /api/v1/orders/{id}/actions/accept (one order each), 32 connections, ${SECS}s"
-WD_TOKEN="$TOKEN" WD_FIRST="$FIRST" WD_LAST="$LAST" wrk -t2 -c32 -d"${SECS}s" --latency -s benches/order_accept.lua "$BASE"
+WD_TOKEN="$TOKEN" WD_FIRST="$FIRST" WD_LAST="$LAST" WD_THREADS=2 wrk -t2 -c32 -d"${SECS}s" --latency -s benches/order_accept.lua "$BASE"
 grep -i "panic\| ERROR" "$WORK/server.log" | head -5 || true

@@ -109,6 +109,7 @@ def main():
         seq += n
     cur.execute(f"SELECT MIN(id), MAX(id) FROM work_orders WHERE order_no LIKE {ph} AND state = 'registered'", ("WB%",))
     lo, hi = cur.fetchone()
+    conn.commit()
     if pg:
         conn.autocommit = True
         cur.execute("VACUUM ANALYZE work_orders")
