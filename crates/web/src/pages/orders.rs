@@ -681,7 +681,6 @@ async fn act(
         // Where the crew member is (the phone app's check-in, R-WO-07).
         lat: f.get("lat").trim().parse().ok(),
         lng: f.get("lng").trim().parse().ok(),
-        ..Default::default()
     };
     // The phone app posts here too and wants its own page back.
     let to = if f.get("back") == "m" { format!("/m/orders/{id}") } else { format!("/orders/{id}") };
