@@ -63,6 +63,12 @@ enum Command {
         /// Random seed: the same seed gives the same data.
         #[arg(long, default_value_t = 2050)]
         seed: u64,
+        /// Work orders with their whole history (and their contacts), over the last `--months`.
+        #[arg(long, default_value_t = 0)]
+        orders: i64,
+        /// Contacts without an order (answered consultations, help, suggestions, praise).
+        #[arg(long, default_value_t = 0)]
+        contacts: i64,
     },
     /// Rebuild the customer search index (after an upgrade or a bulk load by SQL).
     Reindex,
@@ -252,9 +258,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Seed { customers, months, seed } => {
-            if !(1..=10_000_000).contains(&customers) || !(1..=120).contains(&months) {
-                anyhow::bail!("--customers must be 1..=10000000 and --months 1..=120");
+        Command::Seed { customers, months, seed, orders, contacts } => {
+            if !(0..=10_000_000).contains(&customers)
+                || !(1..=120).contains(&months)
+                || !(0..=50_000_000).contains(&orders)
+                || !(0..=50_000_000).contains(&contacts)
+            {
+                anyhow::bail!(
+                    "--customers must be 0..=10000000, --orders and --contacts 0..=50000000, --months 1..=120"
+                );
             }
             let db = open_db(&settings, &cli.data_dir).await?;
             let svc = services(db, &settings, clock)?;
@@ -272,14 +284,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .await
                 .map_err(cli_error)?;
-            println!(
-                "seeded {} customers, {} readings and bills, {} payments in {:.1} s ({:.0} customers/s)",
-                r.customers,
-                r.bills,
-                r.payments,
-                r.seconds,
-                r.customers as f64 / r.seconds.max(0.001)
-            );
+            if customers > 0 {
+                println!(
+                    "seeded {} customers, {} readings and bills, {} payments in {:.1} s ({:.0} customers/s)",
+                    r.customers,
+                    r.bills,
+                    r.payments,
+                    r.seconds,
+                    r.customers as f64 / r.seconds.max(0.001)
+                );
+            }
+            if orders > 0 || contacts > 0 {
+                let started = std::time::Instant::now();
+                let opts =
+                    waterdesk_services::seed_work::WorkSeedOptions { orders, contacts, months, seed, batch: 2000 };
+                let mut last_print = 0.0;
+                let w = svc
+                    .seed_work(&opts, |done, total| {
+                        let secs = started.elapsed().as_secs_f64();
+                        if secs - last_print >= 2.0 || done == total {
+                            last_print = secs;
+                            eprintln!("  {done}/{total} orders and contacts ({:.0}/s)", done as f64 / secs.max(0.001));
+                        }
+                    })
+                    .await
+                    .map_err(cli_error)?;
+                println!(
+                    "seeded {} orders ({} open, {} overdue) with {} events, {} contacts in {:.1} s",
+                    w.orders, w.open, w.overdue, w.events, w.contacts, w.seconds
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Reindex => {

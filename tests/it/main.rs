@@ -29,5 +29,6 @@ mod order_pages;
 mod order_types;
 mod orders;
 mod plans;
+mod seed_work;
 mod storage;
 mod webhooks;

@@ -31,6 +31,7 @@ pub mod overview;
 pub mod plans;
 pub mod principal;
 pub mod seed;
+pub mod seed_work;
 pub mod sheet;
 pub mod webhooks;
 

@@ -48,6 +48,8 @@ pub async fn insert(
                 q = match v {
                     Value::I64(i) => q.bind(*i),
                     Value::Text(s) => q.bind(s.clone()),
+                    Value::NullI64 => q.bind(None::<i64>),
+                    Value::NullText => q.bind(None::<String>),
                 };
             }
         }

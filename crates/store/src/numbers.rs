@@ -30,3 +30,20 @@ pub async fn allocate(
     let seq: i64 = row.try_get("last_seq")?;
     Ok(DocNumber { kind, day, seq })
 }
+
+/// Reserves `n` consecutive numbers of `kind` for a local `day` (`YYYYMMDD`) and returns
+/// the first sequence number (bulk loads: one statement per day and kind).
+pub async fn allocate_range(conn: &mut AnyConnection, kind: NumberKind, day: &str, n: i64) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO number_counters (kind, day, last_seq) VALUES ($1, $2, $3)
+         ON CONFLICT (kind, day) DO UPDATE SET last_seq = number_counters.last_seq + $3
+         RETURNING last_seq",
+    )
+    .bind(kind.prefix())
+    .bind(day)
+    .bind(n)
+    .fetch_one(conn)
+    .await?;
+    let last: i64 = row.try_get("last_seq")?;
+    Ok(last - n + 1)
+}

@@ -13,6 +13,22 @@ use sqlx::query::Query;
 pub enum Value {
     I64(i64),
     Text(String),
+    /// NULL in an integer column.
+    NullI64,
+    /// NULL in a text column.
+    NullText,
+}
+
+impl Value {
+    /// An optional integer.
+    pub fn opt_i64(v: Option<i64>) -> Value {
+        v.map_or(Value::NullI64, Value::I64)
+    }
+
+    /// An optional text.
+    pub fn opt_text(v: Option<String>) -> Value {
+        v.map_or(Value::NullText, Value::Text)
+    }
 }
 
 impl From<i64> for Value {
@@ -68,6 +84,8 @@ impl Sql {
             q = match v {
                 Value::I64(i) => q.bind(*i),
                 Value::Text(s) => q.bind(s.clone()),
+                Value::NullI64 => q.bind(None::<i64>),
+                Value::NullText => q.bind(None::<String>),
             };
         }
         q
