@@ -221,6 +221,8 @@ fn api_routes() -> Vec<ApiRoute> {
             Some(json!({"sheet_id": 1, "scores": {}}))
         }),
         (Method::GET, "/api/v1/evaluations/agents", AnyOf(&[perm::CONTACT_QA, perm::REPORT_READ]), none),
+        (Method::GET, "/api/v1/stats/indicators", Perm(perm::REPORT_READ), none),
+        (Method::GET, "/api/v1/stats/quick", Perm(perm::REPORT_READ), none),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }
@@ -353,6 +355,7 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/campaigns/{id}/generate", Perm(perm::CAMPAIGN_MANAGE)),
         ("POST", "/campaigns/{id}/assign", Perm(perm::CAMPAIGN_MANAGE)),
         ("POST", "/campaigns/{id}/close", Perm(perm::CAMPAIGN_MANAGE)),
+        ("GET", "/stats", Perm(perm::REPORT_READ)),
         ("GET", "/orders", Perm(perm::ORDER_READ)),
         ("POST", "/orders", Perm(perm::ORDER_CREATE)),
         ("GET", "/orders/new", Perm(perm::ORDER_CREATE)),

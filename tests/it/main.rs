@@ -30,5 +30,6 @@ mod order_types;
 mod orders;
 mod plans;
 mod seed_work;
+mod stats;
 mod storage;
 mod webhooks;

@@ -33,6 +33,7 @@ pub mod principal;
 pub mod seed;
 pub mod seed_work;
 pub mod sheet;
+pub mod stats;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -31,6 +31,7 @@ pub mod plans;
 pub mod roles;
 pub mod sessions;
 pub mod sql;
+pub mod stats;
 pub mod units;
 pub mod users;
 pub mod webhooks;

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod orders;
 pub mod plans;
+pub mod stats;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -39,6 +40,7 @@ integration token `wdt_…`).",
         (name = "contacts", description = "Contacts (来电/来件), CTI events and screen pop, agent extensions, daily interface"),
         (name = "campaigns", description = "Outbound campaigns and call lists, SMS outbox, QA scoring, evaluations"),
         (name = "orders", description = "Work orders: types and workflows, registration, transitions, history"),
+        (name = "stats", description = "Service indicators and quick counts"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -77,7 +79,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(orders::router())
             .merge(attachments::router())
             .merge(dispatch::router())
-            .merge(plans::router()),
+            .merge(plans::router())
+            .merge(stats::router()),
     )
 }
 

@@ -13,6 +13,7 @@ pub mod field;
 pub mod order_types;
 pub mod orders;
 pub mod plans;
+pub mod stats;
 
 use askama::Template;
 use axum::Router;
@@ -115,6 +116,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/webhooks/{id}/disable"),
     ("GET", "/api/docs"),
     ("GET", "/dispatch"),
+    ("GET", "/stats"),
     ("GET", "/m"),
     ("GET", "/m/orders/{id}"),
     ("GET", "/m/manifest.webmanifest"),
@@ -143,6 +145,7 @@ pub fn router() -> Router<AppState> {
         .merge(order_types::router())
         .merge(orders::router())
         .merge(plans::router())
+        .merge(stats::router())
 }
 
 /// Renders a template into an HTML response.
@@ -351,6 +354,9 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::ORDER_HANDLE) {
         main.push(item("/m", "nav.field", icon::PHONE));
+    }
+    if p.has(perm::REPORT_READ) {
+        main.push(item("/stats", "nav.stats", icon::CLIPBOARD));
     }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
         main.push(item("/api/docs", "nav.api_docs", icon::CODE));
