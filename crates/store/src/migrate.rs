@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dispatch_indexes",
         script: include_str!("../migrations/0012_dispatch_indexes.sql"),
     },
+    Migration { version: 13, name: "quick_counts", script: include_str!("../migrations/0013_quick_counts.sql") },
 ];
 
 /// What `run` did.

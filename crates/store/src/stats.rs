@@ -133,13 +133,15 @@ pub struct QuickRow {
     pub overdue: i64,
 }
 
-/// One grouped pass over the orders in `units` (`None`: all); "today" is `[start, end)`.
+/// One grouped pass over the orders in `units` (`None`: all) that can count — open ones,
+/// and those registered or concluded today; "today" is `[start, end)`.
 pub async fn quick_counts(
     conn: &mut AnyConnection,
     units: Option<&[i64]>,
     (start, end): (jiff::Timestamp, jiff::Timestamp),
 ) -> StoreResult<QuickRow> {
     let (start, end) = (t(start), t(end));
+    let (start2, end2) = (start.clone(), end.clone());
     let mut q = Sql::new("SELECT COALESCE(SUM(CASE WHEN o.created_at >= ");
     q.bind(start.clone()).push(" AND o.created_at < ").bind(end.clone());
     q.push(
@@ -163,8 +165,14 @@ pub async fn quick_counts(
             'dispatched', 'acknowledged', 'in_progress')
             OR (o.state = 'suspended' AND o.suspended_from NOT IN ('resolved', 'verified')))
             THEN 1 ELSE 0 END), 0) AS overdue
-        FROM work_orders o WHERE 1 = 1",
+        FROM work_orders o
+        WHERE (o.state IN ('registered', 'pending_approval', 'accepted', 'dispatched', 'acknowledged',
+                'in_progress', 'resolved', 'verified', 'suspended')
+            OR (o.created_at >= ",
     );
+    // Only the orders that can count are read (indexed: state, created_at, concluded_at).
+    q.bind(start2.clone()).push(" AND o.created_at < ").bind(end2.clone());
+    q.push(") OR (o.concluded_at >= ").bind(start2).push(" AND o.concluded_at < ").bind(end2).push("))");
     if let Some(units) = units {
         crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
     }
