@@ -12,7 +12,7 @@ use waterdesk_services::admin::{
 use waterdesk_store::audit::AuditFilter;
 use waterdesk_store::users::UserFilter;
 
-use super::{FlashQuery, Layout, RawForm, after_form, html};
+use super::{FlashQuery, Layout, RawForm, after_form, html, pick};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -46,10 +46,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/jobs", get(jobs_page))
 }
 
-fn label(lang: Lang, zh: &str, en: &str) -> String {
-    if lang == Lang::En && !en.is_empty() { en.to_string() } else { zh.to_string() }
-}
-
 fn kind_options(lang: Lang) -> Vec<(String, String)> {
     UNIT_KINDS
         .iter()
@@ -58,7 +54,7 @@ fn kind_options(lang: Lang) -> Vec<(String, String)> {
                 .iter()
                 .find(|d| d.0 == "unit_kind")
                 .and_then(|d| d.3.iter().find(|i| i.0 == *k))
-                .map(|i| label(lang, i.1, i.2))
+                .map(|i| pick(lang, i.1, i.2))
                 .unwrap_or(k.to_string());
             (k.to_string(), l)
         })
@@ -96,7 +92,7 @@ async fn unit_rows(st: &AppState, p: &waterdesk_services::Principal, lang: Lang)
         .into_iter()
         .map(|u| {
             let depth = u.path.matches('/').count().saturating_sub(2);
-            let name = label(lang, &u.name, &u.name_en);
+            let name = pick(lang, &u.name, &u.name_en);
             UnitRow {
                 id: u.id,
                 indent_name: format!("{}{}", "— ".repeat(depth), name),
@@ -220,7 +216,7 @@ async fn users_page(
     let users = st.services().users_list(&p, &filter).await?;
     let units = if p.has(perm::ADMIN_UNIT_READ) { unit_options(&st, &p, lang).await? } else { vec![] };
     let roles: Vec<(String, String)> =
-        st.services().roles_list(&p).await?.into_iter().map(|r| (r.code, label(lang, &r.name, &r.name_en))).collect();
+        st.services().roles_list(&p).await?.into_iter().map(|r| (r.code, pick(lang, &r.name, &r.name_en))).collect();
     let export_url = format!(
         "/admin/users/export.csv?q={}&unit_id={}&role={}",
         urlencoding::encode(q.q.as_deref().unwrap_or("")),
@@ -432,7 +428,7 @@ async fn render_user(
         .roles_list(p)
         .await?
         .into_iter()
-        .map(|r| RoleCheck { held: v.roles.contains(&r.code), name: label(lang, &r.name, &r.name_en), code: r.code })
+        .map(|r| RoleCheck { held: v.roles.contains(&r.code), name: pick(lang, &r.name, &r.name_en), code: r.code })
         .collect();
     let is_service = v.user.kind == "service";
     let tokens = if is_service { st.services().tokens_list(p, id).await? } else { vec![] };
@@ -616,7 +612,7 @@ async fn roles_page(
         .into_iter()
         .map(|r| RoleRow {
             id: r.id,
-            name: label(lang, &r.name, &r.name_en),
+            name: pick(lang, &r.name, &r.name_en),
             code: r.code,
             builtin: r.builtin,
             count: r.permissions.len(),
@@ -751,7 +747,7 @@ async fn dicts_page(
 ) -> Result<Response, ApiError> {
     let lang = ctx.lang;
     let types: Vec<(String, String)> =
-        st.services().dict_types(&p).await?.into_iter().map(|d| (d.code, label(lang, &d.name, &d.name_en))).collect();
+        st.services().dict_types(&p).await?.into_iter().map(|d| (d.code, pick(lang, &d.name, &d.name_en))).collect();
     let current = q
         .code
         .clone()
@@ -838,7 +834,7 @@ async fn params_page(
     let params = list
         .into_iter()
         .map(|x| ParamRow {
-            description: label(ctx.lang, &x.description_zh, &x.description_en),
+            description: pick(ctx.lang, &x.description_zh, &x.description_en),
             updated: layout.dt(&x.updated_at),
             key: x.key,
             value: x.value,

@@ -148,6 +148,11 @@ pub fn router() -> Router<AppState> {
         .merge(stats::router())
 }
 
+/// A name in the page's language: the English one when it is wanted and exists.
+pub fn pick(lang: Lang, zh: &str, en: &str) -> String {
+    if lang == Lang::En && !en.is_empty() { en.to_string() } else { zh.to_string() }
+}
+
 /// Renders a template into an HTML response.
 pub fn html<T: Template>(t: &T) -> Response {
     match t.render() {

@@ -18,21 +18,16 @@ use waterdesk_services::ServiceError;
 use waterdesk_services::orders::{OrderTypeInput, TargetsByLevel, default_targets_by_level};
 use waterdesk_store::orders::OrderType;
 
-use super::{FlashQuery, Layout, RawForm, after_form, html};
+use super::{FlashQuery, Layout, RawForm, after_form, html, pick};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
-use crate::i18n::Lang;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/order-types", get(list_page))
         .route("/admin/order-types/{code}", get(edit_page).post(save))
-}
-
-fn pick(lang: Lang, zh: &str, en: &str) -> String {
-    if lang == Lang::En && !en.is_empty() { en.to_string() } else { zh.to_string() }
 }
 
 /// A row of the list.

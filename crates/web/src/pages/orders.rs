@@ -18,7 +18,7 @@ use waterdesk_services::orders::{ActInput, OrderInput, OrderQuery};
 use waterdesk_services::{Principal, ServiceError};
 use waterdesk_store::orders::{Order, OrderType};
 
-use super::{Choice, FlashQuery, Layout, RawForm, after_form, html};
+use super::{Choice, FlashQuery, Layout, RawForm, after_form, html, pick};
 use crate::auth::{Auth, RequestCtx};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -45,10 +45,6 @@ fn label_or(lang: Lang, key: &str, fallback: &str) -> String {
         Ok(_) => lang.t(key).to_string(),
         Err(_) => fallback.to_string(),
     }
-}
-
-fn pick(lang: Lang, zh: &str, en: &str) -> String {
-    if lang == Lang::En && !en.is_empty() { en.to_string() } else { zh.to_string() }
 }
 
 pub(super) fn state_label(lang: Lang, code: &str) -> String {

@@ -14,7 +14,7 @@ use waterdesk_services::webhooks::{EVENTS, SubscriptionInput};
 use waterdesk_store::plans::PlanRun;
 use waterdesk_store::webhooks::{Delivery, Subscription};
 
-use super::{Choice, FlashQuery, Layout, RawForm, after_form, html};
+use super::{Choice, FlashQuery, Layout, RawForm, after_form, html, pick};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -31,10 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/webhooks/{id}", get(hook_page))
         .route("/admin/webhooks/{id}/enable", post(enable_hook))
         .route("/admin/webhooks/{id}/disable", post(disable_hook))
-}
-
-fn pick(lang: Lang, zh: &str, en: &str) -> String {
-    if lang == Lang::En && !en.is_empty() { en.to_string() } else { zh.to_string() }
 }
 
 /// A plan as a row: labels in the page's language.
