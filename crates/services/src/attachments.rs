@@ -193,14 +193,7 @@ impl Services {
         if bytes.len() > limit {
             return Err(v("file", "too_large", format!("at most {} MiB for this kind of file", limit / (1024 * 1024))));
         }
-        let (lat, lng) = (
-            up.lat
-                .map(|x| crate::input::micro_degrees(x, 90.0).ok_or_else(|| v("lat", "invalid_coordinate", "±90")))
-                .transpose()?,
-            up.lng
-                .map(|x| crate::input::micro_degrees(x, 180.0).ok_or_else(|| v("lng", "invalid_coordinate", "±180")))
-                .transpose()?,
-        );
+        let (lat, lng) = crate::input::position(up.lat, up.lng)?;
         let sha = hex::encode(Sha256::digest(bytes));
         {
             let mut c = self.db.read().await?;

@@ -20,7 +20,7 @@ use waterdesk_store::orders::{self as repo, CrewRow, Order};
 use waterdesk_store::{AnyConnection, customers, units};
 
 use crate::audit::{AuditCtx, security_in};
-use crate::input::commit;
+use crate::input::{commit, coordinate, degrees};
 use crate::orders::ActInput;
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
@@ -56,10 +56,6 @@ pub struct PositionInput {
     pub lng: f64,
     /// Accuracy radius in metres, as the phone reports it.
     pub accuracy_m: Option<f64>,
-}
-
-fn degrees(e6: i64) -> f64 {
-    e6 as f64 / 1e6
 }
 
 /// Whether the order's type is among the skills (an empty list means every type).
@@ -133,10 +129,7 @@ impl Services {
     /// Records the caller's position (the field app pings it). Telemetry: not audited.
     pub async fn crew_position(&self, p: &Principal, i: &PositionInput) -> ServiceResult<()> {
         p.require(perm::ORDER_HANDLE)?;
-        let bad =
-            |f: &str, max: f64| ServiceError::validation(f, "invalid_coordinate", format!("between -{max} and {max}"));
-        let lat = crate::input::micro_degrees(i.lat, 90.0).ok_or_else(|| bad("lat", 90.0))?;
-        let lng = crate::input::micro_degrees(i.lng, 180.0).ok_or_else(|| bad("lng", 180.0))?;
+        let (lat, lng) = (coordinate("lat", i.lat, 90.0)?, coordinate("lng", i.lng, 180.0)?);
         let accuracy = match i.accuracy_m {
             Some(a) if !(0.0..=100_000.0).contains(&a) => {
                 return Err(ServiceError::validation("accuracy_m", "out_of_range", "0 to 100000 metres"));

@@ -31,7 +31,7 @@ use waterdesk_store::orders::{self as orders_repo, Change, NewEvent, Order};
 use waterdesk_store::{campaigns, contacts};
 
 use crate::audit::{AuditCtx, security_in};
-use crate::input::{commit, micro_degrees};
+use crate::input::{commit, degrees};
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 /// The outbox purpose of the notice to linked callers (its reference is the order number).
@@ -133,12 +133,7 @@ impl Services {
         let type_code = type_code.ok_or_else(|| v("type", "required", "the order type of the report"))?;
         let lat = q.lat.ok_or_else(|| v("lat", "required", "the site's latitude"))?;
         let lng = q.lng.ok_or_else(|| v("lng", "required", "the site's longitude"))?;
-        if micro_degrees(lat, 90.0).is_none() {
-            return Err(v("lat", "invalid_coordinate", "between -90 and 90"));
-        }
-        if micro_degrees(lng, 180.0).is_none() {
-            return Err(v("lng", "invalid_coordinate", "between -180 and 180"));
-        }
+        crate::input::position(Some(lat), Some(lng))?;
         {
             let mut c = self.db.read().await?;
             if orders_repo::get_type(&mut c, type_code).await?.is_none() {
@@ -160,7 +155,7 @@ impl Services {
         let o = o.filter(|o| visible(p, &scope, o)).ok_or(ServiceError::NotFound { entity: "order" })?;
         match (o.lat_e6, o.lng_e6) {
             (Some(lat), Some(lng)) if is_open(&o.state) && o.master_id.is_none() => {
-                let pos = (lat as f64 / 1e6, lng as f64 / 1e6);
+                let pos = (degrees(lat), degrees(lng));
                 self.find_duplicates(p, &o.type_code, pos, o.created_at, Some(o.id)).await
             }
             _ => Ok(vec![]),
@@ -196,7 +191,7 @@ impl Services {
             .map(|r| Candidate {
                 id: r.id,
                 type_code: r.type_code.clone(),
-                position: Some((r.lat_e6 as f64 / 1e6, r.lng_e6 as f64 / 1e6)),
+                position: Some((degrees(r.lat_e6), degrees(r.lng_e6))),
                 registered_at: r.created_at,
                 open: is_open(&r.state),
             })

@@ -42,3 +42,19 @@ pub(crate) async fn commit(tx: waterdesk_store::Tx) -> ServiceResult<()> {
 pub(crate) fn micro_degrees(x: f64, max: f64) -> Option<i64> {
     (x.is_finite() && x.abs() <= max).then(|| (x * 1e6).round() as i64)
 }
+
+/// One coordinate as stored (microdegrees); out of ±`max` is `invalid_coordinate` on `field`.
+pub(crate) fn coordinate(field: &str, x: f64, max: f64) -> ServiceResult<i64> {
+    micro_degrees(x, max)
+        .ok_or_else(|| ServiceError::validation(field, "invalid_coordinate", format!("between -{max} and {max}")))
+}
+
+/// A position as stored: (latitude, longitude) in microdegrees, each of them optional.
+pub(crate) fn position(lat: Option<f64>, lng: Option<f64>) -> ServiceResult<(Option<i64>, Option<i64>)> {
+    Ok((lat.map(|x| coordinate("lat", x, 90.0)).transpose()?, lng.map(|x| coordinate("lng", x, 180.0)).transpose()?))
+}
+
+/// Degrees from stored microdegrees.
+pub(crate) fn degrees(e6: i64) -> f64 {
+    e6 as f64 / 1e6
+}

@@ -18,7 +18,7 @@ use waterdesk_store::orders::{
 use waterdesk_store::{contacts, numbers, users};
 
 use crate::audit::{AuditCtx, security_in};
-use crate::input::commit;
+use crate::input::{commit, degrees, position};
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 fn v(field: &str, code: &'static str, detail: impl Into<String>) -> ServiceError {
@@ -212,17 +212,6 @@ pub struct ActInput {
     pub unit_id: Option<i64>,
     pub lat: Option<f64>,
     pub lng: Option<f64>,
-}
-
-/// A position as stored: (latitude, longitude) in microdegrees.
-fn position(lat: Option<f64>, lng: Option<f64>) -> ServiceResult<(Option<i64>, Option<i64>)> {
-    let one = |field: &str, x: Option<f64>, max: f64| match x {
-        None => Ok(None),
-        Some(x) => crate::input::micro_degrees(x, max)
-            .map(Some)
-            .ok_or_else(|| v(field, "invalid_coordinate", format!("between -{max} and {max}"))),
-    };
-    Ok((one("lat", lat, 90.0)?, one("lng", lng, 180.0)?))
 }
 
 fn refusal(r: Refusal) -> ServiceError {
@@ -460,7 +449,7 @@ impl Services {
         if action == Action::Start
             && let (Some(site), Some(here)) = (o.lat_e6.zip(o.lng_e6), lat.zip(lng))
         {
-            let deg = |(a, b): (i64, i64)| (a as f64 / 1e6, b as f64 / 1e6);
+            let deg = |(a, b): (i64, i64)| (degrees(a), degrees(b));
             let d = waterdesk_domain::dispatch::haversine_m(deg(site), deg(here)).round();
             step_fields.insert("checkin_distance_m".into(), format!("{d}"));
             if d > CHECKIN_RADIUS_M {

@@ -382,7 +382,7 @@ impl Services {
             path: format!("plans/{}/{}", plan.id, period.key),
             ..Default::default()
         };
-        let degrees = |e6: Option<i64>| e6.map(|x| x as f64 / 1e6);
+        let degrees = |e6: Option<i64>| e6.map(crate::input::degrees);
         let base = OrderInput {
             type_code: plan.type_code.clone(),
             origin: "plan".into(),
