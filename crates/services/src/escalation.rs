@@ -132,40 +132,42 @@ impl Services {
         Ok(fired)
     }
 
-    /// The escalations of an order the caller may see.
-    pub async fn order_escalations(&self, p: &Principal, id: i64) -> ServiceResult<Vec<Escalation>> {
-        self.order_get(p, id).await?;
-        let mut c = self.db.read().await?;
-        Ok(repo::escalations(&mut c, id).await?)
-    }
-
-    /// The four deadlines of an order as they stand (`None` where not tracked or stopped).
-    pub async fn order_deadlines(&self, p: &Principal, id: i64) -> ServiceResult<Vec<DeadlineView>> {
+    /// An order's SLA as the caller may see it (R-WO-04/05): its four deadlines as they
+    /// stand (`due_at` is `None` where stopped) and the escalations that fired.
+    pub async fn order_sla(&self, p: &Principal, id: i64) -> ServiceResult<OrderSla> {
         let o = self.order_get(p, id).await?.order;
         let mut c = self.db.read().await?;
         let (t, w) = self.workflow_of(&mut c, &o.type_code).await?;
         let (targets, calendar) = targets_of(&t, o.priority);
         let open = open_deadlines(&o, &w);
         let clock = Clock { started: o.accepted_at, pauses: repo::pauses(&mut c, id).await? };
-        let budget = |d: Deadline| d.target(&targets).map(|m| i64::from(m) * 60);
-        Ok(Deadline::ALL
+        let now = self.now();
+        let deadlines = Deadline::ALL
             .into_iter()
             .filter_map(|d| {
-                let b = budget(d)?;
+                let b = i64::from(d.target(&targets)?) * 60;
                 Some(DeadlineView {
                     deadline: d.code(),
                     open: open.contains(&d),
                     minutes: b / 60,
                     due_at: clock.when(b, &calendar, &self.tz),
                     elapsed_pct: if clock.started.is_some() {
-                        clock.elapsed(self.now(), &calendar, &self.tz) * 100 / b.max(1)
+                        clock.elapsed(now, &calendar, &self.tz) * 100 / b.max(1)
                     } else {
                         0
                     },
                 })
             })
-            .collect())
+            .collect();
+        Ok(OrderSla { deadlines, escalations: repo::escalations(&mut c, id).await? })
     }
+}
+
+/// An order's SLA: its deadlines as they stand and the escalations that fired.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderSla {
+    pub deadlines: Vec<DeadlineView>,
+    pub escalations: Vec<Escalation>,
 }
 
 /// One deadline of an order.

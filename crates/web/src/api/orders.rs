@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use waterdesk_services::dispatch::{PositionInput, Suggestion};
-use waterdesk_services::escalation::DeadlineView;
+use waterdesk_services::escalation::OrderSla;
 use waterdesk_services::orders::{ActInput, OrderDetail, OrderInput, OrderQuery, OrderTypeInput};
-use waterdesk_store::orders::{Escalation, Order, OrderType};
+use waterdesk_store::orders::{Order, OrderType};
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorBody};
@@ -99,13 +99,6 @@ async fn act(
     Ok(axum::Json(st.services().order_act(&p, id, &action, &b, &ctx.audit()).await?))
 }
 
-/// An order's SLA: its four deadlines as they stand and the escalations that fired.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-struct OrderSla {
-    deadlines: Vec<DeadlineView>,
-    escalations: Vec<Escalation>,
-}
-
 /// The order's deadlines (due times, share used) and escalations (R-WO-04/05).
 #[utoipa::path(get, path = "/orders/{id}/sla", tag = "orders", params(("id" = i64, Path)),
     responses((status = 200, body = OrderSla), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -114,11 +107,7 @@ async fn order_sla(
     Auth(p, _): Auth,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OrderSla>, ApiError> {
-    let s = st.services();
-    Ok(axum::Json(OrderSla {
-        deadlines: s.order_deadlines(&p, id).await?,
-        escalations: s.order_escalations(&p, id).await?,
-    }))
+    Ok(axum::Json(st.services().order_sla(&p, id).await?))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
