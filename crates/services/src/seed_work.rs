@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use waterdesk_domain::numbering::{NumberKind, day_key};
+use waterdesk_domain::numbering::{DocNumber, NumberKind, day_key};
 use waterdesk_domain::sla::Deadline;
 use waterdesk_domain::workflow::{Action, State, Workflow};
 use waterdesk_store::sql::Value;
@@ -139,6 +139,48 @@ struct Life {
     assignee: Option<i64>,
 }
 
+/// Numbers of one kind reserved in advance, per local day, from the application's own
+/// counters; handed out in order.
+struct Reserved {
+    kind: NumberKind,
+    /// Day → (next sequence number, last one reserved).
+    next: BTreeMap<String, (i64, i64)>,
+}
+
+impl Reserved {
+    /// Reserves one number for each of `times` (on its local day).
+    async fn take(
+        conn: &mut waterdesk_store::AnyConnection,
+        kind: NumberKind,
+        times: impl Iterator<Item = jiff::Timestamp>,
+        tz: &jiff::tz::TimeZone,
+    ) -> ServiceResult<Reserved> {
+        let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
+        for at in times {
+            *per_day.entry(day_key(at, tz)).or_default() += 1;
+        }
+        let mut next = BTreeMap::new();
+        for (day, count) in per_day {
+            let first = numbers::allocate_range(conn, kind, &day, count).await?;
+            next.insert(day, (first, first + count - 1));
+        }
+        Ok(Reserved { kind, next })
+    }
+
+    /// The next reserved number of `at`'s day.
+    fn next(&mut self, at: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> ServiceResult<String> {
+        let day = day_key(at, tz);
+        let (seq, _) = self
+            .next
+            .get_mut(&day)
+            .filter(|(seq, last)| seq <= last)
+            .ok_or_else(|| ServiceError::Internal(format!("no number left reserved for {day}")))?;
+        let no = DocNumber { kind: self.kind, day, seq: *seq };
+        *seq += 1;
+        Ok(no.to_string())
+    }
+}
+
 fn mins(m: i64) -> jiff::SignedDuration {
     jiff::SignedDuration::from_mins(m)
 }
@@ -238,34 +280,18 @@ impl Services {
                 ));
             }
             let mut tx = self.db.begin().await?;
-            // Numbers, reserved per day and kind.
-            let mut per_day: BTreeMap<(bool, String), i64> = BTreeMap::new();
-            for g in &gen_orders {
-                *per_day.entry((false, day_key(g.1, &self.tz))).or_default() += 1;
-                if g.11 {
-                    *per_day.entry((true, day_key(g.1 - mins(5), &self.tz))).or_default() += 1;
-                }
-            }
-            let mut next_seq: BTreeMap<(bool, String), i64> = BTreeMap::new();
-            for ((contact, day), count) in &per_day {
-                let kind = if *contact { NumberKind::Contact } else { NumberKind::WorkOrder };
-                let first_seq = numbers::allocate_range(&mut tx, kind, day, *count).await?;
-                next_seq.insert((*contact, day.clone()), first_seq);
-            }
-            let mut number = |contact: bool, at: jiff::Timestamp| {
-                let day = day_key(at, &self.tz);
-                let seq = next_seq.entry((contact, day.clone())).or_insert(1);
-                let no = format!("{}{day}-{:06}", if contact { "C" } else { "WO" }, *seq);
-                *seq += 1;
-                no
-            };
+            let order_times = gen_orders.iter().map(|g| g.1);
+            let mut order_nos = Reserved::take(&mut tx, NumberKind::WorkOrder, order_times, &self.tz).await?;
+            // A contact comes 5 minutes before its order.
+            let contact_times = gen_orders.iter().filter(|g| g.11).map(|g| g.1 - mins(5));
+            let mut contact_nos = Reserved::take(&mut tx, NumberKind::Contact, contact_times, &self.tz).await?;
             let mut oid = bulk::next_id(&mut tx, "work_orders").await?;
             let mut cid = bulk::next_id(&mut tx, "contacts").await?;
             let (mut orders, mut contacts, mut events, mut pauses) = (vec![], vec![], vec![], vec![]);
             for (kind, reg, impact, urgency, priority, targets, crew_unit, life, place, lat, lng, from_contact) in
                 gen_orders
             {
-                let order_no = number(false, reg);
+                let order_no = order_nos.next(reg, &self.tz)?;
                 let title = title_of(kind, place);
                 let caller = format!("13{}{:08}", rng.random_range(0..10), rng.random_range(0..100_000_000u32));
                 let address = format!("{place}{}号", rng.random_range(1..400));
@@ -304,10 +330,11 @@ impl Services {
                         fields.extend(m);
                     }
                 }
-                let contact_id = from_contact.then(|| {
+                let contact_no = if from_contact { Some(contact_nos.next(reg - mins(5), &self.tz)?) } else { None };
+                let contact_id = contact_no.map(|no| {
                     let id = cid;
                     cid += 1;
-                    let at = reg - mins(5); // the day its number was reserved for
+                    let at = reg - mins(5);
                     let (status, reply) = match replied_at {
                         Some(_) => ("replied", fields.get("reply").and_then(|r| r.as_str()).unwrap_or("").to_string()),
                         None => ("open", String::new()),
@@ -320,7 +347,7 @@ impl Services {
                     };
                     contacts.push(vec![
                         Value::I64(id),
-                        Value::Text(number(true, at)),
+                        Value::Text(no),
                         Value::Text((*pick(&mut rng, CHANNELS)).to_string()),
                         "inbound".into(),
                         "customer".into(),
@@ -426,21 +453,12 @@ impl Services {
             let batch: Vec<(jiff::Timestamp, &str)> =
                 (0..n).map(|_| (self.seasonal_instant(&mut rng, first, now), *pick(&mut rng, STANDALONE))).collect();
             let mut tx = self.db.begin().await?;
-            let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
-            for (at, _) in &batch {
-                *per_day.entry(day_key(*at, &self.tz)).or_default() += 1;
-            }
-            let mut next_seq = BTreeMap::new();
-            for (day, count) in &per_day {
-                next_seq.insert(day.clone(), numbers::allocate_range(&mut tx, NumberKind::Contact, day, *count).await?);
-            }
+            let mut contact_nos =
+                Reserved::take(&mut tx, NumberKind::Contact, batch.iter().map(|b| b.0), &self.tz).await?;
             let mut cid = bulk::next_id(&mut tx, "contacts").await?;
             let mut rows = Vec::with_capacity(batch.len());
             for (at, category) in batch {
-                let day = day_key(at, &self.tz);
-                let seq = next_seq.entry(day.clone()).or_insert(1);
-                let no = format!("C{day}-{:06}", *seq);
-                *seq += 1;
+                let no = contact_nos.next(at, &self.tz)?;
                 let (place, _, _) = ROADS[rng.random_range(0..ROADS.len())];
                 let (content, reply) = match category {
                     "consultation" => ("咨询本月水费为何升高".to_string(), "已解释阶梯水价，客户表示理解".to_string()),
