@@ -295,3 +295,92 @@ async fn cti_pop_crosses_replicas_on_postgres() {
     b.stop().await.unwrap();
     a.stop().await;
 }
+
+// Concurrent registrations are committed in groups (ARCHITECTURE D17): each gets its own
+// row back, numbers are unique and consecutive, and the audit chain stays linear (R-CALL-01).
+backend_test!(contacts_registered_concurrently_share_commits_correctly, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let agent = app.api("agent").await;
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for j in 0..25 {
+                let content = format!("并发登记 {i}-{j}");
+                let r = agent
+                    .post("/api/v1/contacts", json!({"category": "consultation", "content": content, "reply": ""}))
+                    .await;
+                assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+                // The answer is this request's own row, not a neighbour's from the batch.
+                assert_eq!(r.body["content"].as_str(), Some(content.as_str()));
+                got.push(r.body["contact_no"].as_str().unwrap().to_string());
+            }
+            got
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.extend(t.await.unwrap());
+    }
+    numbers.sort();
+    let seqs: Vec<i64> = numbers.iter().map(|n| n.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(seqs.len(), 200);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "numbers not consecutive: {seqs:?}");
+    let r = app.services().audit_verify().await.unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    let mut c = app.services().db.read().await.unwrap();
+    let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE event_type = 'contact.create'")
+        .fetch_one(&mut *c)
+        .await
+        .unwrap();
+    assert_eq!(logged, 200);
+    app.stop().await;
+});
+
+// A registration the database refuses fails alone: the others of its batch are committed.
+backend_test!(a_failing_registration_does_not_sink_its_batch, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let ddl: &[&str] = match backend {
+        crate::helpers::Backend::Sqlite => &["CREATE TRIGGER refuse_boom BEFORE INSERT ON contacts \
+             WHEN NEW.content = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END"],
+        crate::helpers::Backend::Postgres => &[
+            "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.content = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON contacts FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        ],
+    };
+    for stmt in ddl {
+        let mut tx = app.services().db.begin().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(stmt.to_string())).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let agent = app.api("agent").await;
+        tasks.push(tokio::spawn(async move {
+            let content = if i == 11 { "boom".to_string() } else { format!("正常登记 {i}") };
+            let r = agent.post("/api/v1/contacts", json!({"category": "consultation", "content": content})).await;
+            (content, r.status, r.body)
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (content, status, body) = t.await.unwrap();
+        if content == "boom" {
+            assert!(status.is_server_error(), "{status} {body:?}");
+        } else {
+            assert_eq!(status, StatusCode::CREATED, "{body:?}");
+            assert_eq!(body["content"].as_str(), Some(content.as_str()));
+            created += 1;
+        }
+    }
+    assert_eq!(created, 23);
+    let list = app.api("agent").await.get("/api/v1/contacts?limit=100").await;
+    let contents: Vec<&str> =
+        list.body["items"].as_array().unwrap().iter().filter_map(|c| c["content"].as_str()).collect();
+    assert_eq!(contents.iter().filter(|c| c.starts_with("正常登记")).count(), 23);
+    assert!(!contents.contains(&"boom"));
+    let r = app.services().audit_verify().await.unwrap();
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    app.stop().await;
+});

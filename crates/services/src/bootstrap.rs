@@ -372,7 +372,18 @@ impl Services {
                 reply,
             };
             let status = if reply.is_empty() { "open" } else { "replied" };
-            contacts::insert(&mut tx, &no, &f, status, Some(agent.id), agent.unit_id, None, "96390", at, at).await?;
+            let c = contacts::NewContact {
+                contact_no: &no,
+                fields: f,
+                status,
+                agent_id: Some(agent.id),
+                unit_id: agent.unit_id,
+                call_id: None,
+                called: "96390",
+                started_at: at,
+                now: at,
+            };
+            contacts::insert(&mut tx, &c).await?;
         }
         let supervisor = users::get_by_username(&mut tx, "supervisor").await?;
         crate::input::commit(tx).await?;

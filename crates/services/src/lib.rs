@@ -60,12 +60,16 @@ pub struct Services {
     /// Where attachment bytes live.
     pub blobs: Arc<dyn attachments::BlobStore>,
     pub limits: attachments::AttachmentLimits,
+    /// Contact registrations, committed in groups (ARCHITECTURE D17).
+    pub(crate) contact_writes: waterdesk_store::Batcher<contacts::ContactWrites>,
 }
 
 impl Services {
     pub fn new(db: Db, clock: Arc<dyn Clock>, auth: AuthConfig, tz: jiff::tz::TimeZone) -> Self {
         let events = EventBus::new(db.backend());
+        let contact_writes = waterdesk_store::Batcher::new(&db, contacts::ContactWrites { tz: tz.clone() });
         Services {
+            contact_writes,
             db,
             clock,
             auth: Arc::new(auth),

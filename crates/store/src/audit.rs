@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, Row};
 use waterdesk_domain::audit::{AuditContent, ChainProblem, ChainVerifier, chain_hash};
 
 use crate::sql::Sql;
-use crate::{Db, StoreResult, t, ts};
+use crate::{Db, StoreError, StoreResult, t, ts};
 
 /// An entry to append.
 #[derive(Debug, Clone, Default)]
@@ -49,59 +49,97 @@ pub struct AuditEntry {
 
 /// Appends one entry inside the caller's transaction; returns its sequence number.
 pub async fn append(conn: &mut AnyConnection, e: &NewAuditEntry, now: jiff::Timestamp) -> StoreResult<i64> {
-    let now_s = t(now);
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + 1, updated_at = $1 WHERE id = 1 RETURNING seq, hash")
-        .bind(&now_s)
+    append_many(conn, &[(e, now)]).await
+}
+
+/// Appends entries in order inside the caller's transaction with two statements whatever
+/// their number (three on SQLite): the head moves by their count, the entries are chained
+/// here and inserted in one statement. Returns the first entry's sequence number.
+pub async fn append_many(conn: &mut AnyConnection, entries: &[(&NewAuditEntry, jiff::Timestamp)]) -> StoreResult<i64> {
+    let n = entries.len() as i64;
+    if n == 0 {
+        return Err(StoreError::Corrupt("append_many: no entries".into()));
+    }
+    let last_at = t(entries[entries.len() - 1].1);
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + $1, updated_at = $2 WHERE id = 1 RETURNING seq, hash")
+        .bind(n)
+        .bind(&last_at)
         .fetch_one(&mut *conn)
         .await?;
-    let seq: i64 = head.try_get("seq")?;
-    let prev: String = head.try_get("hash")?;
-    let content = AuditContent {
-        seq,
-        occurred_at: &now_s,
-        event_type: &e.event_type,
-        user_id: e.user_id,
-        username: &e.username,
-        unit_id: e.unit_id,
-        ip: &e.ip,
-        method: &e.method,
-        path: &e.path,
-        params: &e.params,
-        outcome: &e.outcome,
-        status: e.status,
-    };
-    let hash = chain_hash(&prev, &content);
-    const INSERT: &str = "INSERT INTO audit_log (seq, occurred_at, event_type, user_id, username, unit_id, ip, method,
-        path, params, outcome, status, prev_hash, hash)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    let first: i64 = head.try_get::<i64, _>("seq")? - n + 1;
+    let mut prev: String = head.try_get("hash")?;
+    // (seq, occurred_at, prev_hash, hash) of each entry.
+    let mut links = Vec::with_capacity(entries.len());
+    for (i, (e, at)) in entries.iter().enumerate() {
+        let at = t(*at);
+        let content = AuditContent {
+            seq: first + i as i64,
+            occurred_at: &at,
+            event_type: &e.event_type,
+            user_id: e.user_id,
+            username: &e.username,
+            unit_id: e.unit_id,
+            ip: &e.ip,
+            method: &e.method,
+            path: &e.path,
+            params: &e.params,
+            outcome: &e.outcome,
+            status: e.status,
+        };
+        let hash = chain_hash(&prev, &content);
+        links.push((at, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
     // PostgreSQL moves the head in the same statement (one round trip less on the
     // hottest path: every audited write); SQLite has no data-modifying CTEs.
-    const INSERT_AND_MOVE_HEAD: &str = "WITH entry AS (INSERT INTO audit_log (seq, occurred_at, event_type, user_id,
-        username, unit_id, ip, method, path, params, outcome, status, prev_hash, hash)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14))
-        UPDATE audit_head SET hash = $14 WHERE id = 1";
     let pg = conn.backend_name() == "PostgreSQL";
-    sqlx::query(if pg { INSERT_AND_MOVE_HEAD } else { INSERT })
-        .bind(seq)
-        .bind(&now_s)
-        .bind(&e.event_type)
-        .bind(e.user_id)
-        .bind(&e.username)
-        .bind(e.unit_id)
-        .bind(&e.ip)
-        .bind(&e.method)
-        .bind(&e.path)
-        .bind(&e.params)
-        .bind(&e.outcome)
-        .bind(e.status)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-    if !pg {
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *conn).await?;
+    let mut sql = String::with_capacity(256 + entries.len() * 80);
+    if pg {
+        sql.push_str("WITH entry AS (");
     }
-    Ok(seq)
+    sql.push_str(
+        "INSERT INTO audit_log (seq, occurred_at, event_type, user_id, username, unit_id, ip, method, path, params, \
+         outcome, status, prev_hash, hash) VALUES ",
+    );
+    const COLS: usize = 14;
+    for i in 0..entries.len() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..COLS {
+            if j > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", i * COLS + j + 1));
+        }
+        sql.push(')');
+    }
+    if pg {
+        sql.push_str(&format!(") UPDATE audit_head SET hash = ${} WHERE id = 1", entries.len() * COLS + 1));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (i, ((e, _), (at, prev_hash, hash))) in entries.iter().zip(&links).enumerate() {
+        q = q
+            .bind(first + i as i64)
+            .bind(at.clone())
+            .bind(e.event_type.clone())
+            .bind(e.user_id)
+            .bind(e.username.clone())
+            .bind(e.unit_id)
+            .bind(e.ip.clone())
+            .bind(e.method.clone())
+            .bind(e.path.clone())
+            .bind(e.params.clone())
+            .bind(e.outcome.clone())
+            .bind(e.status)
+            .bind(prev_hash.clone())
+            .bind(hash.clone());
+    }
+    if pg {
+        q = q.bind(prev.clone());
+    }
+    q.execute(&mut *conn).await?;
+    if !pg {
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut *conn).await?;
+    }
+    Ok(first)
 }
 
 /// Appends one entry in its own transaction.

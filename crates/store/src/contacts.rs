@@ -47,7 +47,7 @@ pub struct Contact {
     pub updated_at: jiff::Timestamp,
 }
 
-const COLS: &str = "id, contact_no, channel, direction, source, status, caller, called, customer_id, account_id, agent_id, \
+const COLS_LIST: &str = "id, contact_no, channel, direction, source, status, caller, called, customer_id, account_id, agent_id, \
     unit_id, category, content, address, reply, replied_at, call_id, recording_url, started_at, answered_at, ended_at, \
     duration_s, ivr_rating, order_no, created_at, updated_at";
 
@@ -98,53 +98,77 @@ pub struct ContactFields<'a> {
     pub reply: &'a str,
 }
 
+/// A contact to insert.
+#[derive(Debug, Clone)]
+pub struct NewContact<'a> {
+    pub contact_no: &'a str,
+    pub fields: ContactFields<'a>,
+    pub status: &'a str,
+    pub agent_id: Option<i64>,
+    pub unit_id: i64,
+    pub call_id: Option<&'a str>,
+    pub called: &'a str,
+    pub started_at: jiff::Timestamp,
+    pub now: jiff::Timestamp,
+}
+
 /// Inserts a contact and returns it as stored.
-#[allow(clippy::too_many_arguments)]
-pub async fn insert(
-    conn: &mut AnyConnection,
-    contact_no: &str,
-    f: &ContactFields<'_>,
-    status: &str,
-    agent_id: Option<i64>,
-    unit_id: i64,
-    call_id: Option<&str>,
-    called: &str,
-    started_at: jiff::Timestamp,
-    now: jiff::Timestamp,
-) -> StoreResult<Contact> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "INSERT INTO contacts (contact_no, channel, direction, source, status, caller, called, customer_id,
-                account_id, agent_id, unit_id, category, content, address, reply, replied_at, call_id, started_at,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
-             RETURNING {COLS}"
-        )
-    });
-    let replied_at = (!f.reply.is_empty()).then(|| t(now));
-    let row = sqlx::query(SQL.as_str())
-        .bind(contact_no)
-        .bind(f.channel)
-        .bind(f.direction)
-        .bind(f.source)
-        .bind(status)
-        .bind(f.caller)
-        .bind(called)
-        .bind(f.customer_id)
-        .bind(f.account_id)
-        .bind(agent_id)
-        .bind(unit_id)
-        .bind(f.category)
-        .bind(f.content)
-        .bind(f.address)
-        .bind(f.reply)
-        .bind(replied_at)
-        .bind(call_id)
-        .bind(t(started_at))
-        .bind(t(now))
-        .fetch_one(conn)
-        .await?;
-    contact(&row)
+pub async fn insert(conn: &mut AnyConnection, c: &NewContact<'_>) -> StoreResult<Contact> {
+    let mut v = insert_many(conn, std::slice::from_ref(c)).await?;
+    v.pop().ok_or_else(|| StoreError::Corrupt("contacts: insert returned no row".into()))
+}
+
+/// Inserts contacts in one statement and returns them as stored, in the order given.
+pub async fn insert_many(conn: &mut AnyConnection, rows: &[NewContact<'_>]) -> StoreResult<Vec<Contact>> {
+    const COLS: usize = 19;
+    let mut sql = String::with_capacity(400 + rows.len() * 120);
+    sql.push_str(
+        "INSERT INTO contacts (contact_no, channel, direction, source, status, caller, called, customer_id, \
+         account_id, agent_id, unit_id, category, content, address, reply, replied_at, call_id, started_at, \
+         created_at, updated_at) VALUES ",
+    );
+    for i in 0..rows.len() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..COLS {
+            sql.push_str(&format!("${}, ", i * COLS + j + 1));
+        }
+        // updated_at = created_at
+        sql.push_str(&format!("${})", i * COLS + COLS));
+    }
+    sql.push_str(" RETURNING ");
+    sql.push_str(COLS_LIST);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for c in rows {
+        let f = &c.fields;
+        let replied_at = (!f.reply.is_empty()).then(|| t(c.now));
+        q = q
+            .bind(c.contact_no.to_string())
+            .bind(f.channel.to_string())
+            .bind(f.direction.to_string())
+            .bind(f.source.to_string())
+            .bind(c.status.to_string())
+            .bind(f.caller.to_string())
+            .bind(c.called.to_string())
+            .bind(f.customer_id)
+            .bind(f.account_id)
+            .bind(c.agent_id)
+            .bind(c.unit_id)
+            .bind(f.category.to_string())
+            .bind(f.content.to_string())
+            .bind(f.address.to_string())
+            .bind(f.reply.to_string())
+            .bind(replied_at)
+            .bind(c.call_id.map(str::to_string))
+            .bind(t(c.started_at))
+            .bind(t(c.now));
+    }
+    let stored = q.fetch_all(conn).await?;
+    // RETURNING gives no promise of order: put the rows back in the order given.
+    let mut by_no: std::collections::HashMap<String, Contact> =
+        stored.iter().map(|r| contact(r).map(|c| (c.contact_no.clone(), c))).collect::<StoreResult<_>>()?;
+    rows.iter()
+        .map(|c| by_no.remove(c.contact_no).ok_or_else(|| StoreError::Corrupt("contacts: insert lost a row".into())))
+        .collect()
 }
 
 /// Records what the agent entered; the contact leaves `draft`.
@@ -184,19 +208,19 @@ pub async fn update(
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Contact>> {
-    let sql = format!("SELECT {COLS} FROM contacts WHERE id = $1");
+    let sql = format!("SELECT {COLS_LIST} FROM contacts WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
     row.as_ref().map(contact).transpose()
 }
 
 pub async fn by_no(conn: &mut AnyConnection, no: &str) -> StoreResult<Option<Contact>> {
-    let sql = format!("SELECT {COLS} FROM contacts WHERE contact_no = $1");
+    let sql = format!("SELECT {COLS_LIST} FROM contacts WHERE contact_no = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(no).fetch_optional(conn).await?;
     row.as_ref().map(contact).transpose()
 }
 
 pub async fn by_call(conn: &mut AnyConnection, call_id: &str) -> StoreResult<Option<Contact>> {
-    let sql = format!("SELECT {COLS} FROM contacts WHERE call_id = $1");
+    let sql = format!("SELECT {COLS_LIST} FROM contacts WHERE call_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(call_id).fetch_optional(conn).await?;
     row.as_ref().map(contact).transpose()
 }
@@ -279,7 +303,7 @@ pub struct ContactFilter<'a> {
 /// Contacts matching a filter: newest first (or ascending with `after`), at most `limit`.
 pub async fn list(conn: &mut AnyConnection, f: &ContactFilter<'_>, limit: i64) -> StoreResult<Vec<Contact>> {
     let mut q = Sql::default();
-    q.push("SELECT ").push(COLS).push(" FROM contacts WHERE 1 = 1");
+    q.push("SELECT ").push(COLS_LIST).push(" FROM contacts WHERE 1 = 1");
     if let Some(units) = f.units {
         crate::customers::push_in(&mut q, " AND unit_id IN (", units);
     }

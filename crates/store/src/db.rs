@@ -78,10 +78,9 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
-    /// The group-commit task's own connection (PostgreSQL; on SQLite it is the writer).
+    /// The group-commit tasks' own connection (PostgreSQL; on SQLite it is the writer).
     grouped: AnyPool,
     url: String,
-    pub(crate) group: crate::group::GroupCommit,
 }
 
 impl Db {
@@ -116,14 +115,7 @@ impl Db {
                 };
                 let write = pool(1).connect_with(options.clone()).await.map_err(connect_err)?;
                 let read = pool(opts.max_connections.max(2)).connect_with(options).await.map_err(connect_err)?;
-                Ok(Db {
-                    backend,
-                    read,
-                    grouped: write.clone(),
-                    write,
-                    url: redact_url(&url),
-                    group: Default::default(),
-                })
+                Ok(Db { backend, read, grouped: write.clone(), write, url: redact_url(&url) })
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url).map_err(connect_err)?;
@@ -139,14 +131,7 @@ impl Db {
                     .acquire_timeout(opts.acquire_timeout)
                     .test_before_acquire(false)
                     .connect_lazy_with(options);
-                Ok(Db {
-                    backend,
-                    read: pool.clone(),
-                    write: pool,
-                    grouped,
-                    url: redact_url(url),
-                    group: Default::default(),
-                })
+                Ok(Db { backend, read: pool.clone(), write: pool, grouped, url: redact_url(url) })
             }
         }
     }
@@ -175,12 +160,7 @@ impl Db {
         Ok(self.write.begin_with(dialect::begin_write(self.backend)).await?)
     }
 
-    /// This handle without the group-commit queue (the group-commit task's own).
-    pub(crate) fn without_group(&self) -> Db {
-        Db { group: Default::default(), ..self.clone() }
-    }
-
-    /// Opens the transaction of a group commit (see [`Db::grouped`]).
+    /// Opens the transaction of a group commit (see [`crate::Batcher`]).
     pub(crate) async fn begin_grouped(&self) -> StoreResult<Tx> {
         Ok(self.grouped.begin_with(dialect::begin_write(self.backend)).await?)
     }
@@ -213,7 +193,6 @@ impl Db {
 
     /// Closes the pools.
     pub async fn close(&self) {
-        self.group.close();
         self.read.close().await;
         self.write.close().await;
         self.grouped.close().await;

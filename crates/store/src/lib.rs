@@ -20,7 +20,7 @@ pub mod dicts;
 pub mod duplicates;
 pub mod error;
 pub mod events;
-mod group;
+pub mod group;
 pub mod imports;
 pub mod jobs;
 pub mod migrate;
@@ -38,6 +38,8 @@ pub mod webhooks;
 
 pub use db::{Backend, Conn, Db, DbOptions, Savepoint, Tx, savepoint};
 pub use error::{StoreError, StoreResult};
+pub use futures_core::future::BoxFuture;
+pub use group::{BatchWrite, Batcher};
 pub use sqlx::AnyConnection;
 
 use sqlx::Row;
