@@ -83,6 +83,8 @@ pub struct JobSettings {
     pub sla_scan_secs: u64,
     /// First retry delay of a failed job in seconds; doubles per attempt, capped at an hour.
     pub backoff_secs: u64,
+    /// Seconds between looks for newly settled orders whose indicator facts to store.
+    pub facts_scan_secs: u64,
 }
 
 /// `[cti]`: the PBX signs each event with this shared secret (HMAC-SHA256); empty turns
@@ -209,7 +211,7 @@ impl Default for DatabaseSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        JobSettings { enabled: true, poll_ms: 500, sla_scan_secs: 15, backoff_secs: 5 }
+        JobSettings { enabled: true, poll_ms: 500, sla_scan_secs: 15, backoff_secs: 5, facts_scan_secs: 30 }
     }
 }
 

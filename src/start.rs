@@ -131,6 +131,7 @@ pub async fn start(o: StartOptions) -> anyhow::Result<Running> {
         let cfg = WorkerConfig {
             idle_poll: Duration::from_millis(o.settings.jobs.poll_ms),
             sla_scan: Duration::from_secs(o.settings.jobs.sla_scan_secs.max(1)),
+            facts_scan: Duration::from_secs(o.settings.jobs.facts_scan_secs.max(1)),
             backoff_base: jiff::SignedDuration::from_secs(o.settings.jobs.backoff_secs.clamp(1, 3600) as i64),
             ..Default::default()
         };

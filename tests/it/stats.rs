@@ -151,7 +151,7 @@ backend_test!(indicators_over_the_database, |backend| async move {
     step(&app, &worker, g, "complete", &fix, None, "2026-06-05T10:00:00Z").await;
     let i = create(&app, &dispatcher, "maintenance", None, "2026-07-01T00:00:00Z").await;
     app.clock.set(at("2026-07-02T00:00:00Z"));
-    let _ = (d, e, f, i);
+    let _ = i;
 
     let token = app.token("supervisor").await;
     let asof = "at=2026-06-20T00:00:00Z";
@@ -295,20 +295,89 @@ backend_test!(indicators_over_the_database, |backend| async move {
         fact("2026-07-01T00:00:00Z", &[], "maintenance", office, &[]),
     ];
     let cohort = Cohort { from: at("2026-06-01T00:00:00Z"), to: at("2026-07-01T00:00:00Z") };
-    for (asof, group_by) in [
-        ("2026-06-20T00:00:00Z", ""),
-        ("2026-06-20T00:00:00Z", "unit"),
-        ("2026-06-20T00:00:00Z", "type,channel"),
-        ("2026-06-20T00:00:00Z", "source,day"),
-        ("2026-06-04T13:30:00Z", "unit,week"),
-        ("2026-06-01T12:00:00Z", "month"),
-    ] {
-        let rows = kpi::compute(&facts, cohort, at(asof), parse_group_by(group_by).unwrap(), &s.tz);
-        let want: Vec<IndicatorRow> = rows.into_iter().map(|(k, i)| IndicatorRow::new(k, i)).collect();
-        let (st, api) = get(&app, &token, &format!("{JUNE}&at={asof}&group_by={group_by}")).await;
-        assert_eq!(st, StatusCode::OK);
-        assert_eq!(api, serde_json::to_value(&want).unwrap(), "as of {asof} by {group_by}");
+    let same_as_compute = |round: &'static str| {
+        let (app, token, facts, s) = (&app, &token, &facts, &s);
+        async move {
+            for (asof, group_by) in [
+                ("2026-06-20T00:00:00Z", ""),
+                ("2026-06-20T00:00:00Z", "unit"),
+                ("2026-06-20T00:00:00Z", "type,channel"),
+                ("2026-06-20T00:00:00Z", "source,day"),
+                ("2026-06-04T13:30:00Z", "unit,week"),
+                ("2026-06-01T12:00:00Z", "month"),
+                ("2026-07-02T00:00:00Z", "category,unit,day"),
+            ] {
+                let rows = kpi::compute(facts, cohort, at(asof), parse_group_by(group_by).unwrap(), &s.tz);
+                let want: Vec<IndicatorRow> = rows.into_iter().map(|(k, i)| IndicatorRow::new(k, i)).collect();
+                let (st, api) = get(app, token, &format!("{JUNE}&at={asof}&group_by={group_by}")).await;
+                assert_eq!(st, StatusCode::OK);
+                assert_eq!(api, serde_json::to_value(&want).unwrap(), "{round}: as of {asof} by {group_by}");
+            }
+        }
+    };
+    // Replayed from the events, then summed from the stored facts of the settled orders
+    // (ARCHITECTURE D24: A and B concluded, D cancelled, E rejected), then again after
+    // the repair type's deadlines changed (its facts are forgotten and recomputed).
+    s.refresh_facts(usize::MAX).await.unwrap();
+    let mut conn = s.db.read().await.unwrap();
+    sqlx::query("DELETE FROM order_facts").execute(&mut *conn).await.unwrap();
+    sqlx::query("UPDATE work_orders SET facts_version = -1").execute(&mut *conn).await.unwrap();
+    drop(conn);
+    same_as_compute("replayed").await;
+    assert!(s.refresh_facts(usize::MAX).await.unwrap() >= 4);
+    assert_eq!(s.refresh_facts(usize::MAX).await.unwrap(), 0, "nothing left to do");
+    let stored_for = |ids: Vec<i64>| {
+        let s = s.clone();
+        async move {
+            let mut c = s.db.read().await.unwrap();
+            let mut got = Vec::new();
+            for id in ids {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_facts WHERE order_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *c)
+                    .await
+                    .unwrap();
+                if n == 1 {
+                    got.push(id);
+                }
+            }
+            got
+        }
+    };
+    assert_eq!(stored_for(vec![a, b, c, d, e, f, g, h]).await, vec![a, b, d, e], "the settled ones");
+    same_as_compute("stored facts").await;
+    // New deadlines for repairs: their stored facts are forgotten, replayed with the new
+    // deadlines meanwhile, and stored again with the same result.
+    let admin = as_user(&app, "admin").await;
+    let repair = waterdesk_store::orders::get_type(&mut s.db.read().await.unwrap(), "repair").await.unwrap().unwrap();
+    let mut targets: Value = serde_json::from_str(&repair.targets).unwrap();
+    for level in targets.as_object_mut().unwrap().values_mut() {
+        level["complete"] = json!(level["complete"].as_u64().unwrap_or(480) / 4);
     }
+    let calendar =
+        if repair.calendar.is_empty() { Value::Null } else { serde_json::from_str(&repair.calendar).unwrap() };
+    let input: waterdesk_services::orders::OrderTypeInput = serde_json::from_value(json!({
+        "name_zh": repair.name_zh, "name_en": repair.name_en,
+        "workflow": serde_json::from_str::<Value>(&repair.workflow).unwrap(),
+        "targets": targets, "calendar": calendar, "enabled": true, "sort_order": repair.sort_order,
+    }))
+    .unwrap();
+    s.order_type_update(&admin, "repair", &input, &ctx).await.unwrap();
+    let mut conn = s.db.read().await.unwrap();
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_facts WHERE type_code = 'repair'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(kept, 0, "the repairs' facts are forgotten");
+    let all = format!("{JUNE}&at=2026-07-02T00:00:00Z&group_by=type,unit,day");
+    let (_, replayed) = get(&app, &token, &all).await;
+    assert!(s.refresh_facts(usize::MAX).await.unwrap() >= 2, "A and B again");
+    assert_eq!(stored_for(vec![a, b, c, d, e, f, g, h]).await, vec![a, b, d, e]);
+    let (_, stored) = get(&app, &token, &all).await;
+    assert_eq!(replayed, stored);
+    let (_, before) = get(&app, &token, &format!("{JUNE}&at=2026-06-20T00:00:00Z")).await;
+    assert_ne!(before[0]["indicators"]["processed_on_time"], 2, "the new deadlines count: {before}");
     let (_, by_unit) = get(&app, &token, &format!("{JUNE}&{asof}&group_by=unit")).await;
     let registered: Vec<(i64, u64)> = by_unit
         .as_array()

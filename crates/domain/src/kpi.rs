@@ -286,14 +286,18 @@ pub struct GroupKey {
 
 impl GroupBy {
     pub fn key(&self, o: &OrderFacts<'_>, tz: &TimeZone) -> GroupKey {
-        let k = &o.keys;
+        self.key_of(&o.keys, o.registered_at, tz)
+    }
+
+    /// The group of an order with these keys registered at `registered_at`.
+    pub fn key_of(&self, k: &Keys, registered_at: Timestamp, tz: &TimeZone) -> GroupKey {
         GroupKey {
             unit: self.unit.then_some(k.unit),
             order_type: self.order_type.then(|| k.order_type.clone()),
             category: self.category.then(|| k.category.clone()),
             channel: self.channel.then(|| k.channel.clone()),
             source: self.source.then(|| k.source.clone()),
-            period: self.period.map(|p| PeriodKey::of(p, o.registered_at, tz)),
+            period: self.period.map(|p| PeriodKey::of(p, registered_at, tz)),
         }
     }
 }
@@ -464,6 +468,89 @@ impl Indicators {
             I::Visited => Count(self.visited),
             I::Suspended => Count(self.suspended),
         }
+    }
+}
+
+/// The counts stored for settled orders (the `order_facts` columns), in this order. The
+/// others follow from settlement: `registered` and `closed_items` are the number of orders,
+/// the open-stage counts, `overdue_unprocessed` and `suspended` are 0.
+pub const SETTLED_COUNTS: [&str; 14] = [
+    "ack_on_time",
+    "processed_on_time",
+    "not_replied",
+    "replied",
+    "visit_required",
+    "visit_attempts",
+    "visit_satisfied",
+    "closing_on_time",
+    "acknowledged",
+    "resolved_items",
+    "completed",
+    "rejected",
+    "cancelled",
+    "visited",
+];
+
+impl Indicators {
+    /// The [`SETTLED_COUNTS`] of a settled order (or a sum of them).
+    pub fn settled_counts(&self) -> [u64; 14] {
+        [
+            self.ack_on_time,
+            self.processed_on_time,
+            self.not_replied,
+            self.replied,
+            self.visit_required,
+            self.visit_attempts,
+            self.visit_satisfied,
+            self.closing_on_time,
+            self.acknowledged,
+            self.resolved_items,
+            self.completed,
+            self.rejected,
+            self.cancelled,
+            self.visited,
+        ]
+    }
+
+    /// The indicators of `orders` settled orders whose [`SETTLED_COUNTS`] add up to `c`.
+    pub fn from_settled(orders: u64, c: [u64; 14]) -> Indicators {
+        let [
+            ack_on_time,
+            processed_on_time,
+            not_replied,
+            replied,
+            visit_required,
+            visit_attempts,
+            visit_satisfied,
+            closing_on_time,
+            acknowledged,
+            resolved_items,
+            completed,
+            rejected,
+            cancelled,
+            visited,
+        ] = c;
+        let mut i = Indicators {
+            registered: orders,
+            closed_items: orders,
+            ack_on_time,
+            processed_on_time,
+            not_replied,
+            replied,
+            visit_required,
+            visit_attempts,
+            visit_satisfied,
+            closing_on_time,
+            acknowledged,
+            resolved_items,
+            completed,
+            rejected,
+            cancelled,
+            visited,
+            ..Indicators::default()
+        };
+        i.rates();
+        i
     }
 }
 
@@ -648,6 +735,16 @@ impl Report {
         self.groups.entry(key).or_default().merge(&one);
     }
 
+    /// Counts orders already summed elsewhere (settled facts, see [`settled`]) into the
+    /// group `key`; the caller has applied the cohort and `at`.
+    pub fn add_counts(&mut self, key: GroupKey, counts: &Indicators) {
+        self.groups.entry(key).or_default().merge(counts);
+    }
+
+    pub fn group_by(&self) -> GroupBy {
+        self.group_by
+    }
+
     /// The groups in key order. Without grouping there is always exactly one row, the
     /// whole cohort (zeros and empty rates if nobody registered); with grouping, only
     /// groups that have orders.
@@ -675,6 +772,28 @@ pub fn compute(
         r.add(o);
     }
     r.finish()
+}
+
+/// An order's contribution once nothing more can happen to it: `Some((since, counts))`
+/// when its stage is terminal (concluded, rejected, cancelled), where `since` is its last
+/// fact (state change, reply or visit). For every `at >= since` the order contributes
+/// exactly `counts` (an evaluation as of `at` reads nothing later than `since`, a terminal
+/// stage has no open deadline and cannot be suspended), so reports may sum stored counts
+/// instead of replaying the order (ARCHITECTURE D24). `None`: the order is still open.
+pub fn settled(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<(Timestamp, Indicators)> {
+    let last = |it: &mut dyn Iterator<Item = Timestamp>| it.max();
+    let since = [
+        Some(o.registered_at),
+        last(&mut o.history.iter().map(|(t, _)| *t)),
+        o.replied_at,
+        last(&mut o.visits.iter().map(|v| v.at)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    let mut counts = evaluate(o, since, tz);
+    counts.rates();
+    (counts.closed_items == 1).then_some((since, counts))
 }
 
 /// One order's contribution (each count 0 or 1, visit attempts aside).

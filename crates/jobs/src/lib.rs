@@ -61,6 +61,9 @@ pub struct WorkerConfig {
     pub sla_scan: Duration,
     /// How often the scheduler of recurring plans runs (R-WO-12).
     pub plan_scan: Duration,
+    /// How often the indicator facts refresher looks for newly settled orders when it has
+    /// nothing left to do (ARCHITECTURE D24); with a backlog it runs on without pause.
+    pub facts_scan: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -73,6 +76,7 @@ impl Default for WorkerConfig {
             backoff_base: jiff::SignedDuration::from_secs(5),
             sla_scan: Duration::from_secs(15),
             plan_scan: Duration::from_secs(60),
+            facts_scan: Duration::from_secs(30),
         }
     }
 }
@@ -159,6 +163,7 @@ impl Worker {
         // jobs is never dropped half-way (its jobs would sit `running` until their leases
         // ran out).
         let timers = tokio::spawn(self.clone().timers(shutdown.clone()));
+        let facts = tokio::spawn(self.clone().facts_refresher(shutdown.clone()));
         loop {
             if *shutdown.borrow() {
                 break;
@@ -178,6 +183,31 @@ impl Worker {
             }
         }
         let _ = timers.await;
+        let _ = facts.await;
+    }
+
+    /// Keeps the stored indicator facts of settled orders current (ARCHITECTURE D24), in
+    /// its own task so that a large backlog (after an upgrade or a bulk load) never holds
+    /// up the escalation watcher.
+    async fn facts_refresher(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        const ROUND: usize = 5_000;
+        loop {
+            let pause = match self.services.refresh_facts(ROUND).await {
+                Ok(n) if n >= ROUND => Duration::ZERO,
+                Ok(_) => self.cfg.facts_scan,
+                Err(e) => {
+                    tracing::error!(error = %e, "indicator facts refresher round failed");
+                    self.cfg.facts_scan
+                }
+            };
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 
     /// Periodic work: housekeeping jobs, the escalation watcher, the plan scheduler.

@@ -150,8 +150,16 @@ impl Services {
         };
         let now = self.now();
         let mut tx = self.db.begin().await?;
+        let before = repo::get_type(&mut tx, code).await?;
         if !repo::update_type(&mut tx, &f, now).await? {
             return Err(ServiceError::NotFound { entity: "order_type" });
+        }
+        // New deadlines, calendar or workflow change what every order of the type counts
+        // towards (timeliness, replies, visits): its stored indicator facts are recomputed.
+        if before.is_some_and(|b| {
+            (b.workflow.as_str(), b.targets.as_str(), b.calendar.as_str()) != (f.workflow, f.targets, f.calendar)
+        }) {
+            waterdesk_store::stats::forget_type_facts(&mut tx, code).await?;
         }
         let params = serde_json::json!({"code": code, "enabled": i.enabled});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order_type.update", "ok", params).await?;

@@ -9,14 +9,17 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use waterdesk_domain::kpi::{
-    self, Cohort, GroupBy, GroupKey, Indicator, Indicators, Keys, OrderFacts, Period, Satisfaction, Value, VisitAttempt,
+    self, Cohort, GroupBy, GroupKey, Indicator, Indicators, Keys, OrderFacts, Period, PeriodKey, Satisfaction, Value,
+    VisitAttempt,
 };
 use waterdesk_domain::permissions::perm;
 use waterdesk_domain::sla::{Calendar, Targets};
 use waterdesk_domain::workflow::{State, Workflow};
-use waterdesk_store::stats::{self as repo, CohortFilter};
+use waterdesk_store::AnyConnection;
+use waterdesk_store::stats::{self as repo, CohortFilter, FactGrouping, OrderFactsRow, SettledFacts};
 
 use crate::escalation::targets_of;
+use crate::input::commit;
 use crate::{Principal, ServiceError, ServiceResult, Services};
 
 /// The longest cohort a report may span.
@@ -203,9 +206,143 @@ impl Services {
         let group_by = parse_group_by(group_by)?;
         let at = at.unwrap_or_else(|| self.now());
         let units = self.scope_unit_ids(p).await?;
-        let mut c = self.db.read().await?;
+        let filter = CohortFilter { from, to, units: units.as_deref() };
+        // One snapshot for the stored sums and the replayed rest: an order settled in
+        // between would otherwise be counted twice or not at all.
+        let mut tx = self.db.snapshot().await?;
+        let types = TypeTable::load(&mut tx).await?;
+        let mut report = kpi::Report::new(Cohort { from, to }, at, group_by, self.tz.clone());
+        if !self.add_settled(&mut tx, &mut report, &filter, at).await? {
+            // Periods cut in a zone whose offset is not whole hours: replay everything.
+            report = kpi::Report::new(Cohort { from, to }, at, group_by, self.tz.clone());
+            let mut after = 0;
+            loop {
+                let page = repo::cohort_page(&mut tx, &filter, after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for o in &page {
+                    report.add(&types.facts(o));
+                }
+                if (page.len() as i64) < PAGE {
+                    break;
+                }
+            }
+        } else {
+            let ids = repo::unsettled_ids(&mut tx, &filter, at).await?;
+            for chunk in ids.chunks(PAGE as usize) {
+                for o in &repo::facts_by_ids(&mut tx, chunk).await? {
+                    report.add(&types.facts(o));
+                }
+            }
+        }
+        tx.rollback().await.map_err(waterdesk_store::StoreError::from)?;
+        Ok(report.finish().into_iter().map(|(k, i)| IndicatorRow::new(k, i)).collect())
+    }
+
+    /// Adds the stored sums of the cohort's orders settled by `at` (ARCHITECTURE D24).
+    /// `false` (nothing added): the report's periods cannot be cut from whole UTC hours.
+    async fn add_settled(
+        &self,
+        conn: &mut AnyConnection,
+        report: &mut kpi::Report,
+        filter: &CohortFilter<'_>,
+        at: Timestamp,
+    ) -> ServiceResult<bool> {
+        let g = report.group_by();
+        let by = FactGrouping {
+            unit: g.unit,
+            type_code: g.order_type,
+            category: g.category,
+            channel: g.channel,
+            source: g.source,
+            hour: g.period.is_some(),
+        };
+        let sums = repo::settled_sums(conn, filter, at, by).await?;
+        let last_instant = SignedDuration::from_secs(3600) - SignedDuration::from_micros(1);
+        let mut keyed = Vec::with_capacity(sums.len());
+        for s in sums {
+            let registered = s.hour.unwrap_or(filter.from);
+            if let (Some(p), Some(h)) = (g.period, s.hour) {
+                let end = h.checked_add(last_instant).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                if PeriodKey::of(p, h, &self.tz) != PeriodKey::of(p, end, &self.tz) {
+                    return Ok(false);
+                }
+            }
+            let keys = Keys {
+                unit: s.unit_id.unwrap_or_default(),
+                order_type: s.type_code.unwrap_or_default(),
+                category: s.category.unwrap_or_default(),
+                channel: s.channel.unwrap_or_default(),
+                source: s.source.unwrap_or_default(),
+            };
+            keyed.push((g.key_of(&keys, registered, &self.tz), Indicators::from_settled(s.orders, s.counts)));
+        }
+        for (key, counts) in keyed {
+            report.add_counts(key, &counts);
+        }
+        Ok(true)
+    }
+
+    /// Stores the indicator facts of settled orders that have none or outdated ones, at
+    /// most about `max` per call; returns how many were stored. Run by the job worker's
+    /// timer (and `waterdesk seed`); reports are exact whether it has caught up or not.
+    pub async fn refresh_facts(&self, max: usize) -> ServiceResult<usize> {
+        const CHUNK: i64 = 500;
+        let mut stored = 0;
+        let mut after = 0;
+        while stored < max {
+            let mut c = self.db.read().await?;
+            let due = repo::facts_due(&mut c, after, CHUNK).await?;
+            let Some(&(last, _)) = due.last() else { break };
+            after = last;
+            let types = TypeTable::load(&mut c).await?;
+            let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
+            let rows = repo::facts_by_ids(&mut c, &ids).await?;
+            drop(c);
+            let versions: HashMap<i64, i64> = due.iter().copied().collect();
+            let facts: Vec<SettledFacts> = rows
+                .iter()
+                .filter_map(|o| {
+                    let (settled_at, counts) = kpi::settled(&types.facts(o), &self.tz)?;
+                    Some(SettledFacts {
+                        order_id: o.id,
+                        version: *versions.get(&o.id)?,
+                        registered_at: o.registered_at,
+                        settled_at,
+                        unit_id: o.unit_id,
+                        type_code: o.type_code.clone(),
+                        category: o.category.clone(),
+                        channel: o.channel.clone(),
+                        source: o.source.clone(),
+                        counts: counts.settled_counts(),
+                    })
+                })
+                .collect();
+            if facts.len() < rows.len() {
+                tracing::warn!(orders = rows.len() - facts.len(), "closed orders whose history does not end closed");
+            }
+            let mut tx = self.db.begin().await?;
+            stored += repo::store_facts(&mut tx, self.db.backend(), &facts).await?;
+            commit(tx).await?;
+            if (due.len() as i64) < CHUNK {
+                break;
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// Every order type's flags, targets and calendars, to turn stored rows into
+/// `kpi::OrderFacts` as the escalation watcher sees them.
+struct TypeTable {
+    types: HashMap<String, TypeFacts>,
+    fallback: TypeFacts,
+}
+
+impl TypeTable {
+    async fn load(c: &mut AnyConnection) -> ServiceResult<TypeTable> {
         let mut types: HashMap<String, TypeFacts> = HashMap::new();
-        for t in waterdesk_store::orders::list_types(&mut c).await? {
+        for t in waterdesk_store::orders::list_types(c).await? {
             let w: Option<Workflow> = serde_json::from_str(&t.workflow).ok();
             let levels = (1..=4).map(|l| targets_of(&t, l)).collect();
             types.insert(
@@ -222,44 +359,29 @@ impl Services {
             requires_visit: false,
             levels: (1..=4u8).map(|l| (waterdesk_domain::sla::default_targets(l), Calendar::always())).collect(),
         };
-        let filter = CohortFilter { from, to, units: units.as_deref() };
-        let mut report = kpi::Report::new(Cohort { from, to }, at, group_by, self.tz.clone());
-        let mut after = 0;
-        loop {
-            let page = repo::cohort_page(&mut c, &filter, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            for o in &page {
-                let t = types.get(&o.type_code).unwrap_or(&fallback);
-                let (targets, calendar) = &t.levels[(o.priority.clamp(1, 4) - 1) as usize];
-                let facts = OrderFacts {
-                    registered_at: o.registered_at,
-                    history: o.history.iter().filter_map(|(at, s)| Some((*at, State::parse(s)?))).collect(),
-                    targets: *targets,
-                    calendar,
-                    requires_reply: t.requires_reply,
-                    replied_at: o.replied_at,
-                    requires_visit: t.requires_visit,
-                    visits: o
-                        .visits
-                        .iter()
-                        .map(|(at, s)| VisitAttempt { at: *at, rating: Satisfaction::parse(s) })
-                        .collect(),
-                    keys: Keys {
-                        unit: o.unit_id,
-                        order_type: o.type_code.clone(),
-                        category: o.category.clone(),
-                        channel: o.channel.clone(),
-                        source: o.source.clone(),
-                    },
-                };
-                report.add(&facts);
-            }
-            if (page.len() as i64) < PAGE {
-                break;
-            }
+        Ok(TypeTable { types, fallback })
+    }
+
+    fn facts<'a>(&'a self, o: &OrderFactsRow) -> OrderFacts<'a> {
+        let t = self.types.get(&o.type_code).unwrap_or(&self.fallback);
+        let (targets, calendar) = &t.levels[(o.priority.clamp(1, 4) - 1) as usize];
+        OrderFacts {
+            registered_at: o.registered_at,
+            history: o.history.iter().filter_map(|(at, s)| Some((*at, State::parse(s)?))).collect(),
+            targets: *targets,
+            calendar,
+            requires_reply: t.requires_reply,
+            replied_at: o.replied_at,
+            requires_visit: t.requires_visit,
+            visits: o.visits.iter().map(|(at, s)| VisitAttempt { at: *at, rating: Satisfaction::parse(s) }).collect(),
+            keys: Keys {
+                unit: o.unit_id,
+                order_type: o.type_code.clone(),
+                category: o.category.clone(),
+                channel: o.channel.clone(),
+                source: o.source.clone(),
+            },
         }
-        Ok(report.finish().into_iter().map(|(k, i)| IndicatorRow::new(k, i)).collect())
     }
 }
 

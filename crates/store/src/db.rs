@@ -155,6 +155,17 @@ impl Db {
         Ok(self.read.acquire().await?)
     }
 
+    /// Opens a read-only transaction that sees one snapshot of the database throughout
+    /// (PostgreSQL: repeatable read; SQLite: a read transaction in WAL mode sees the
+    /// database as of its first read). For reports whose queries must agree.
+    pub async fn snapshot(&self) -> StoreResult<Tx> {
+        let mut tx = self.read.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
     /// Opens a write transaction. Every multi-row write goes through one of these.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(self.write.begin_with(dialect::begin_write(self.backend)).await?)

@@ -355,8 +355,13 @@ pub async fn apply(
         .bind(version)
         .bind(c.milestone.map_or("", Milestone::code))
         .bind(i64::from(c.replied))
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
+    // A step into or within a terminal state may change a settled order's indicator
+    // facts: they are replayed until recomputed (no step leaves a terminal state).
+    if row.is_some() && matches!(c.state, "concluded" | "rejected" | "cancelled") {
+        crate::stats::forget_facts(conn, id).await?;
+    }
     row.as_ref().map(order).transpose()
 }
 

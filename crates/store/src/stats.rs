@@ -14,7 +14,7 @@
 use sqlx::{AnyConnection, Row};
 
 use crate::sql::Sql;
-use crate::{StoreResult, t, ts};
+use crate::{StoreError, StoreResult, t, ts};
 
 /// Orders registered in `[from, to)`, in the handling units `units` (`None`: all).
 #[derive(Debug, Clone, Copy)]
@@ -60,45 +60,51 @@ pub async fn cohort_page(
     after: i64,
     limit: i64,
 ) -> StoreResult<Vec<OrderFactsRow>> {
-    let mut q = Sql::new(
-        "SELECT o.id, o.created_at, o.type_code, o.priority, o.unit_id, o.category, o.replied_at,
-            COALESCE(c.channel, o.origin) AS channel, COALESCE(c.source, o.origin) AS source
-         FROM work_orders o LEFT JOIN contacts c ON c.id = o.contact_id WHERE",
-    );
+    let mut q = Sql::new(ORDERS);
     push_cohort(&mut q, f);
     q.push(" AND o.id > ").bind(after);
     q.push(" ORDER BY o.id LIMIT ").bind(limit);
     let rows = q.query().fetch_all(&mut *conn).await?;
-    let mut orders = rows
-        .iter()
-        .map(|r| {
-            Ok(OrderFactsRow {
-                id: r.try_get("id")?,
-                registered_at: ts(r, "created_at")?,
-                type_code: r.try_get("type_code")?,
-                priority: r.try_get("priority")?,
-                unit_id: r.try_get("unit_id")?,
-                category: r.try_get("category")?,
-                channel: r.try_get("channel")?,
-                source: r.try_get("source")?,
-                replied_at: crate::ts_opt(r, "replied_at")?,
-                history: Vec::new(),
-                visits: Vec::new(),
-            })
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut orders = rows.iter().map(facts_row).collect::<StoreResult<Vec<_>>>()?;
     let (Some(first), Some(last)) = (orders.first().map(|o| o.id), orders.last().map(|o| o.id)) else {
         return Ok(orders);
     };
     // The page's events: the same cohort, ids within the page's range.
-    let mut q = Sql::new(
-        "SELECT e.order_id, e.at, e.action, e.to_state,
-            CASE WHEN e.action = 'visit' THEN e.fields ELSE '' END AS fields
-         FROM order_events e JOIN work_orders o ON o.id = e.order_id WHERE",
-    );
+    let mut q = Sql::new(EVENTS);
     push_cohort(&mut q, f);
     q.push(" AND o.id >= ").bind(first);
     q.push(" AND o.id <= ").bind(last);
+    attach_events(conn, q, &mut orders).await?;
+    Ok(orders)
+}
+
+const ORDERS: &str = "SELECT o.id, o.created_at, o.type_code, o.priority, o.unit_id, o.category, o.replied_at,
+        COALESCE(c.channel, o.origin) AS channel, COALESCE(c.source, o.origin) AS source
+     FROM work_orders o LEFT JOIN contacts c ON c.id = o.contact_id WHERE";
+
+const EVENTS: &str = "SELECT e.order_id, e.at, e.action, e.to_state,
+        CASE WHEN e.action = 'visit' THEN e.fields ELSE '' END AS fields
+     FROM order_events e JOIN work_orders o ON o.id = e.order_id WHERE";
+
+fn facts_row(r: &sqlx::any::AnyRow) -> StoreResult<OrderFactsRow> {
+    Ok(OrderFactsRow {
+        id: r.try_get("id")?,
+        registered_at: ts(r, "created_at")?,
+        type_code: r.try_get("type_code")?,
+        priority: r.try_get("priority")?,
+        unit_id: r.try_get("unit_id")?,
+        category: r.try_get("category")?,
+        channel: r.try_get("channel")?,
+        source: r.try_get("source")?,
+        replied_at: crate::ts_opt(r, "replied_at")?,
+        history: Vec::new(),
+        visits: Vec::new(),
+    })
+}
+
+/// Reads the state-changing events `q` selects (`EVENTS` plus conditions) into `orders`
+/// (sorted by id).
+async fn attach_events(conn: &mut AnyConnection, mut q: Sql, orders: &mut [OrderFactsRow]) -> StoreResult<()> {
     q.push(" AND e.from_state <> e.to_state ORDER BY e.order_id, e.id");
     let events = q.query().fetch_all(&mut *conn).await?;
     let mut i = 0;
@@ -118,6 +124,22 @@ pub async fn cohort_page(
         }
         o.history.push((at, to_state));
     }
+    Ok(())
+}
+
+/// The facts of the orders `ids` (any order), by ascending id; two queries.
+pub async fn facts_by_ids(conn: &mut AnyConnection, ids: &[i64]) -> StoreResult<Vec<OrderFactsRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(ORDERS);
+    crate::customers::push_in(&mut q, " o.id IN (", ids);
+    q.push(" ORDER BY o.id");
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    let mut orders = rows.iter().map(facts_row).collect::<StoreResult<Vec<_>>>()?;
+    let mut q = Sql::new(EVENTS);
+    crate::customers::push_in(&mut q, " e.order_id IN (", ids);
+    attach_events(conn, q, &mut orders).await?;
     Ok(orders)
 }
 
@@ -186,4 +208,224 @@ pub async fn quick_counts(
         visited: r.try_get("visited")?,
         overdue: r.try_get("overdue")?,
     })
+}
+
+// --- Settled facts (ARCHITECTURE D24) ------------------------------------------------------
+
+use waterdesk_domain::kpi::SETTLED_COUNTS;
+
+/// One settled order's stored facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledFacts {
+    pub order_id: i64,
+    /// The order version the facts were computed from.
+    pub version: i64,
+    pub registered_at: jiff::Timestamp,
+    pub settled_at: jiff::Timestamp,
+    pub unit_id: i64,
+    pub type_code: String,
+    pub category: String,
+    pub channel: String,
+    pub source: String,
+    pub counts: [u64; 14],
+}
+
+/// What the sums are grouped by (`hour`: the UTC hour of registration, from which the
+/// caller cuts its periods).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FactGrouping {
+    pub unit: bool,
+    pub type_code: bool,
+    pub category: bool,
+    pub channel: bool,
+    pub source: bool,
+    pub hour: bool,
+}
+
+/// One group of settled orders: the keys grouped by are `Some`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledSum {
+    pub unit_id: Option<i64>,
+    pub type_code: Option<String>,
+    pub category: Option<String>,
+    pub channel: Option<String>,
+    pub source: Option<String>,
+    /// The start of the UTC hour of registration.
+    pub hour: Option<jiff::Timestamp>,
+    pub orders: u64,
+    pub counts: [u64; 14],
+}
+
+/// The sums of the orders of the cohort settled by `at`, grouped: one pass over the
+/// cohort's rows of `order_facts` (clustered by registration time on SQLite).
+pub async fn settled_sums(
+    conn: &mut AnyConnection,
+    f: &CohortFilter<'_>,
+    at: jiff::Timestamp,
+    by: FactGrouping,
+) -> StoreResult<Vec<SettledSum>> {
+    let keys: Vec<&'static str> = [
+        (by.unit, "unit_id"),
+        (by.type_code, "type_code"),
+        (by.category, "category"),
+        (by.channel, "channel"),
+        (by.source, "source"),
+        (by.hour, "SUBSTR(registered_at, 1, 13)"),
+    ]
+    .into_iter()
+    .filter_map(|(on, col)| on.then_some(col))
+    .collect();
+    let mut q = Sql::new("SELECT COUNT(*) AS n");
+    for k in &keys {
+        q.push(", ").push(k);
+        if k.starts_with("SUBSTR") {
+            q.push(" AS hour");
+        }
+    }
+    for c in SETTLED_COUNTS {
+        q.push(", CAST(SUM(").push(c).push(") AS BIGINT) AS ").push(c);
+    }
+    q.push(" FROM order_facts WHERE registered_at >= ");
+    q.bind(t(f.from)).push(" AND registered_at < ").bind(t(f.to));
+    q.push(" AND settled_at <= ").bind(t(at));
+    if let Some(units) = f.units {
+        crate::customers::push_in(&mut q, " AND unit_id IN (", units);
+    }
+    for (i, k) in keys.iter().enumerate() {
+        q.push(if i == 0 { " GROUP BY " } else { ", " }).push(k);
+    }
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            let n: i64 = r.try_get("n")?;
+            let mut counts = [0u64; 14];
+            for (i, c) in SETTLED_COUNTS.iter().enumerate() {
+                // SUM over no rows is NULL (no group then, but be exact).
+                counts[i] = r.try_get::<Option<i64>, _>(*c)?.unwrap_or(0).max(0) as u64;
+            }
+            let hour = if by.hour {
+                let h: String = r.try_get("hour")?;
+                Some(
+                    waterdesk_domain::time::from_db(&format!("{h}:00:00Z"))
+                        .ok_or_else(|| StoreError::Corrupt("order_facts.registered_at".into()))?,
+                )
+            } else {
+                None
+            };
+            Ok(SettledSum {
+                unit_id: if by.unit { Some(r.try_get("unit_id")?) } else { None },
+                type_code: if by.type_code { Some(r.try_get("type_code")?) } else { None },
+                category: if by.category { Some(r.try_get("category")?) } else { None },
+                channel: if by.channel { Some(r.try_get("channel")?) } else { None },
+                source: if by.source { Some(r.try_get("source")?) } else { None },
+                hour,
+                orders: n.max(0) as u64,
+                counts,
+            })
+        })
+        .collect()
+}
+
+/// The orders of the cohort that [`settled_sums`] does not count and must be replayed:
+/// those without current facts (open, or changed since; through the partial index
+/// `work_orders_facts_due`) and those settled only after `at`.
+pub async fn unsettled_ids(
+    conn: &mut AnyConnection,
+    f: &CohortFilter<'_>,
+    at: jiff::Timestamp,
+) -> StoreResult<Vec<i64>> {
+    let mut q = Sql::new("SELECT o.id FROM work_orders o WHERE o.facts_version <> o.version AND");
+    push_cohort(&mut q, f);
+    q.push(" UNION ALL SELECT order_id FROM order_facts WHERE settled_at > ").bind(t(at));
+    q.push(" AND registered_at >= ").bind(t(f.from)).push(" AND registered_at < ").bind(t(f.to));
+    if let Some(units) = f.units {
+        crate::customers::push_in(&mut q, " AND unit_id IN (", units);
+    }
+    let rows = q.query().fetch_all(&mut *conn).await?;
+    let mut ids = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Settled orders whose facts are missing or out of date, by id after `after`:
+/// (id, version), at most `limit`.
+pub async fn facts_due(conn: &mut AnyConnection, after: i64, limit: i64) -> StoreResult<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, version FROM work_orders WHERE facts_version <> version
+            AND state IN ('cancelled', 'concluded', 'rejected') AND id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("version")?))).collect()
+}
+
+/// Stores facts computed from the order versions they name, inside the caller's write
+/// transaction; an order that has moved on since is skipped (the next round computes
+/// it again). Returns how many were stored.
+pub async fn store_facts(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    facts: &[SettledFacts],
+) -> StoreResult<usize> {
+    let mut kept = Vec::with_capacity(facts.len());
+    for f in facts {
+        let r = sqlx::query("UPDATE work_orders SET facts_version = version WHERE id = $1 AND version = $2")
+            .bind(f.order_id)
+            .bind(f.version)
+            .execute(&mut *conn)
+            .await?;
+        if r.rows_affected() == 1 {
+            kept.push(f);
+        }
+    }
+    if kept.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = kept.iter().map(|f| f.order_id).collect();
+    let mut q = Sql::default();
+    crate::customers::push_in(&mut q, "DELETE FROM order_facts WHERE order_id IN (", &ids);
+    q.query().execute(&mut *conn).await?;
+    use crate::sql::Value;
+    let rows: Vec<Vec<Value>> = kept
+        .iter()
+        .map(|f| {
+            let mut row = vec![
+                Value::Text(t(f.registered_at)),
+                Value::I64(f.order_id),
+                Value::Text(t(f.settled_at)),
+                Value::I64(f.unit_id),
+                Value::Text(f.type_code.clone()),
+                Value::Text(f.category.clone()),
+                Value::Text(f.channel.clone()),
+                Value::Text(f.source.clone()),
+            ];
+            row.extend(f.counts.iter().map(|c| Value::I64(*c as i64)));
+            row
+        })
+        .collect();
+    const KEYS: [&str; 8] =
+        ["registered_at", "order_id", "settled_at", "unit_id", "type_code", "category", "channel", "source"];
+    let columns: Vec<&'static str> = KEYS.into_iter().chain(SETTLED_COUNTS).collect();
+    crate::bulk::insert(conn, backend, "order_facts", &columns, &rows).await?;
+    Ok(kept.len())
+}
+
+/// Forgets an order's facts (inside a transition on a settled order: they would be
+/// counted twice, stored and replayed).
+pub async fn forget_facts(conn: &mut AnyConnection, order_id: i64) -> StoreResult<()> {
+    sqlx::query("DELETE FROM order_facts WHERE order_id = $1").bind(order_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Forgets the facts of every order of a type (its deadlines, calendar or workflow
+/// changed): they are replayed until the refresher has computed them again.
+pub async fn forget_type_facts(conn: &mut AnyConnection, type_code: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM order_facts WHERE type_code = $1").bind(type_code).execute(&mut *conn).await?;
+    sqlx::query("UPDATE work_orders SET facts_version = -1 WHERE type_code = $1 AND facts_version <> -1")
+        .bind(type_code)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -898,4 +898,26 @@ proptest! {
             prop_assert!(a <= b);
         }
     }
+
+    // A settled order's stored counts are what replaying it gives at any later instant
+    // (ARCHITECTURE D24), and an order that is not settled is still open.
+    #[test]
+    fn settled_counts_hold_from_then_on(gens in proptest::collection::vec(gen_order(), 1..20), step in 0i64..50_000) {
+        let tz = shanghai();
+        for o in gens.iter().map(build) {
+            let everything = Cohort { from: mins(-100_000), to: mins(100_000) };
+            match settled(&o, &tz) {
+                Some((since, counts)) => {
+                    for at in [since, since.checked_add(SignedDuration::from_mins(step)).unwrap()] {
+                        let replayed = one(compute(std::slice::from_ref(&o), everything, at, GroupBy::default(), &tz));
+                        prop_assert_eq!(replayed, counts);
+                    }
+                    prop_assert_eq!(Indicators::from_settled(1, counts.settled_counts()), counts);
+                    prop_assert_eq!(counts.registered, 1);
+                    prop_assert_eq!(counts.closed_items, 1);
+                }
+                None => prop_assert!(!o.stage_at(mins(1_000_000)).is_terminal()),
+            }
+        }
+    }
 }
