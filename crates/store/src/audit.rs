@@ -101,16 +101,7 @@ pub async fn append_many(conn: &mut AnyConnection, entries: &[(&NewAuditEntry, j
          outcome, status, prev_hash, hash) VALUES ",
     );
     const COLS: usize = 14;
-    for i in 0..entries.len() {
-        sql.push_str(if i == 0 { "(" } else { ", (" });
-        for j in 0..COLS {
-            if j > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", i * COLS + j + 1));
-        }
-        sql.push(')');
-    }
+    crate::bulk::push_value_rows(&mut sql, entries.len(), COLS);
     if pg {
         sql.push_str(&format!(") UPDATE audit_head SET hash = ${} WHERE id = 1", entries.len() * COLS + 1));
     }

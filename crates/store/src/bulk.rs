@@ -58,6 +58,20 @@ pub async fn insert(
     Ok(())
 }
 
+/// Appends `(p, p, …), (…)`: `rows` groups of `cols` numbered placeholders `$1 …`
+/// (multi-row inserts of the hot paths, which bind their values themselves).
+pub(crate) fn push_value_rows(sql: &mut String, rows: usize, cols: usize) {
+    use std::fmt::Write;
+    for i in 0..rows {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for j in 0..cols {
+            let sep = if j == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", i * cols + j + 1);
+        }
+        sql.push(')');
+    }
+}
+
 /// The next free id of a table (the caller holds the write lock: one writer on SQLite,
 /// the seeding transaction on PostgreSQL).
 pub async fn next_id(conn: &mut AnyConnection, table: &'static str) -> StoreResult<i64> {

@@ -120,21 +120,14 @@ pub async fn insert(conn: &mut AnyConnection, c: &NewContact<'_>) -> StoreResult
 
 /// Inserts contacts in one statement and returns them as stored, in the order given.
 pub async fn insert_many(conn: &mut AnyConnection, rows: &[NewContact<'_>]) -> StoreResult<Vec<Contact>> {
-    const COLS: usize = 19;
+    const COLS: usize = 20;
     let mut sql = String::with_capacity(400 + rows.len() * 120);
     sql.push_str(
         "INSERT INTO contacts (contact_no, channel, direction, source, status, caller, called, customer_id, \
          account_id, agent_id, unit_id, category, content, address, reply, replied_at, call_id, started_at, \
          created_at, updated_at) VALUES ",
     );
-    for i in 0..rows.len() {
-        sql.push_str(if i == 0 { "(" } else { ", (" });
-        for j in 0..COLS {
-            sql.push_str(&format!("${}, ", i * COLS + j + 1));
-        }
-        // updated_at = created_at
-        sql.push_str(&format!("${})", i * COLS + COLS));
-    }
+    crate::bulk::push_value_rows(&mut sql, rows.len(), COLS);
     sql.push_str(" RETURNING ");
     sql.push_str(COLS_LIST);
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -160,6 +153,7 @@ pub async fn insert_many(conn: &mut AnyConnection, rows: &[NewContact<'_>]) -> S
             .bind(replied_at)
             .bind(c.call_id.map(str::to_string))
             .bind(t(c.started_at))
+            .bind(t(c.now))
             .bind(t(c.now));
     }
     let stored = q.fetch_all(conn).await?;
