@@ -325,11 +325,11 @@ impl Services {
         user_id: i64,
         via: AuthVia,
     ) -> ServiceResult<Principal> {
-        let user = users::get(conn, user_id).await?.ok_or(ServiceError::Unauthenticated)?;
+        let (user, roles, permissions) =
+            users::with_grants(conn, user_id).await?.ok_or(ServiceError::Unauthenticated)?;
         if user.disabled {
             return Err(ServiceError::AccountDisabled);
         }
-        let (roles, permissions) = users::grants(conn, user.id).await?;
         let permissions: BTreeSet<String> = permissions.into_iter().collect();
         let now = self.now();
         let policy = self.auth.password_policy();

@@ -332,23 +332,38 @@ pub async fn permissions(conn: &mut AnyConnection, user_id: i64) -> StoreResult<
 /// The user's role codes and the union of their permissions, in one query (sign-in and
 /// every authenticated request need both).
 pub async fn grants(conn: &mut AnyConnection, user_id: i64) -> StoreResult<(Vec<String>, Vec<String>)> {
-    let rows = sqlx::query(
-        "SELECT 'r' AS kind, r.code AS code FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1
-         UNION
-         SELECT 'p' AS kind, rp.permission AS code FROM user_roles ur
-         JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1
-         ORDER BY kind, code",
-    )
-    .bind(user_id)
-    .fetch_all(conn)
-    .await?;
+    Ok(with_grants(conn, user_id).await?.map(|(_, roles, permissions)| (roles, permissions)).unwrap_or_default())
+}
+
+/// A user with their role codes and permissions, in one query (every authenticated
+/// request asks for this): one row per grant, the user's columns repeated.
+pub async fn with_grants(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<(User, Vec<String>, Vec<String>)>> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {COLS}, g.grant_kind, g.grant_code FROM users LEFT JOIN (
+                SELECT ur.user_id AS uid, 'r' AS grant_kind, r.code AS grant_code FROM user_roles ur
+                    JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1
+                UNION
+                SELECT ur.user_id AS uid, 'p' AS grant_kind, rp.permission AS grant_code FROM user_roles ur
+                    JOIN role_permissions rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1
+             ) g ON g.uid = users.id
+             WHERE users.id = $1 ORDER BY g.grant_kind, g.grant_code"
+        )
+    });
+    let rows = sqlx::query(SQL.as_str()).bind(id).fetch_all(conn).await?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let user = from_row(first)?;
     let (mut roles, mut permissions) = (Vec::new(), Vec::new());
     for r in &rows {
-        let kind: String = r.try_get("kind")?;
-        let code: String = r.try_get("code")?;
-        if kind == "r" { roles.push(code) } else { permissions.push(code) }
+        let kind: Option<String> = r.try_get("grant_kind")?;
+        let code: Option<String> = r.try_get("grant_code")?;
+        match (kind.as_deref(), code) {
+            (Some("r"), Some(c)) => roles.push(c),
+            (Some(_), Some(c)) => permissions.push(c),
+            _ => {}
+        }
     }
-    Ok((roles, permissions))
+    Ok(Some((user, roles, permissions)))
 }
 
 /// Enabled users holding a permission through their roles: (id, display name), by name.
