@@ -25,10 +25,12 @@ pub mod events;
 pub mod import;
 pub mod import_runs;
 mod input;
+pub mod mail;
 pub mod order_views;
 pub mod orders;
 pub mod overview;
 pub mod plans;
+pub mod reports;
 pub mod principal;
 pub mod seed;
 pub mod seed_work;
@@ -60,6 +62,8 @@ pub struct Services {
     /// Where attachment bytes live.
     pub blobs: Arc<dyn attachments::BlobStore>,
     pub limits: attachments::AttachmentLimits,
+    /// Outgoing e-mail (scheduled reports).
+    pub mailer: Arc<dyn mail::Mailer>,
 }
 
 impl Services {
@@ -75,6 +79,7 @@ impl Services {
             imports: Default::default(),
             blobs: attachments::local_store(std::path::Path::new("data")),
             limits: Default::default(),
+            mailer: Arc::new(mail::NoMailer),
         }
     }
 
@@ -82,6 +87,12 @@ impl Services {
     pub fn with_blobs(mut self, blobs: Arc<dyn attachments::BlobStore>, limits: attachments::AttachmentLimits) -> Self {
         self.blobs = blobs;
         self.limits = limits;
+        self
+    }
+
+    /// Sends e-mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn mail::Mailer>) -> Self {
+        self.mailer = mailer;
         self
     }
 

@@ -16,12 +16,40 @@ use sqlx::{AnyConnection, Row};
 use crate::sql::Sql;
 use crate::{StoreResult, t, ts};
 
-/// Orders registered in `[from, to)`, in the handling units `units` (`None`: all).
+/// Orders registered in `[from, to)`, in the handling units `units` (`None`: all), and —
+/// when the lists are not empty — of these order types, categories, channels and sources
+/// (a custom report's filters, R-DATA-04).
 #[derive(Debug, Clone, Copy)]
 pub struct CohortFilter<'a> {
     pub from: jiff::Timestamp,
     pub to: jiff::Timestamp,
     pub units: Option<&'a [i64]>,
+    pub types: &'a [String],
+    pub categories: &'a [String],
+    pub channels: &'a [String],
+    pub sources: &'a [String],
+}
+
+impl<'a> CohortFilter<'a> {
+    /// Every order registered in `[from, to)` in `units`.
+    pub fn new(from: jiff::Timestamp, to: jiff::Timestamp, units: Option<&'a [i64]>) -> Self {
+        CohortFilter { from, to, units, types: &[], categories: &[], channels: &[], sources: &[] }
+    }
+}
+
+/// ` AND <column> IN (…)` unless `values` is empty (no filter).
+fn push_in_text(q: &mut Sql, prefix: &'static str, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    q.push(prefix);
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(v.clone());
+    }
+    q.push(")");
 }
 
 /// One order's facts as stored.
@@ -49,6 +77,8 @@ fn push_cohort(q: &mut Sql, f: &CohortFilter<'_>) {
     if let Some(units) = f.units {
         crate::customers::push_in(q, " AND o.unit_id IN (", units);
     }
+    push_in_text(q, " AND o.type_code IN (", f.types);
+    push_in_text(q, " AND o.category IN (", f.categories);
 }
 
 /// A page of the cohort, by ascending id after `after` (keyset paging), with each order's
@@ -66,6 +96,10 @@ pub async fn cohort_page(
          FROM work_orders o LEFT JOIN contacts c ON c.id = o.contact_id WHERE",
     );
     push_cohort(&mut q, f);
+    // Channel and source need the contact; the events query below does without them (the
+    // events of orders they leave out are skipped when merged).
+    push_in_text(&mut q, " AND COALESCE(c.channel, o.origin) IN (", f.channels);
+    push_in_text(&mut q, " AND COALESCE(c.source, o.origin) IN (", f.sources);
     q.push(" AND o.id > ").bind(after);
     q.push(" ORDER BY o.id LIMIT ").bind(limit);
     let rows = q.query().fetch_all(&mut *conn).await?;
