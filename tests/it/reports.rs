@@ -14,7 +14,9 @@ use calamine::{Data, Reader, Xlsx};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use waterdesk_domain::kpi::{self, Cohort, GroupBy, Indicator, Indicators, Keys, OrderFacts, Satisfaction, VisitAttempt};
+use waterdesk_domain::kpi::{
+    self, Cohort, GroupBy, Indicator, Indicators, Keys, OrderFacts, Satisfaction, VisitAttempt,
+};
 use waterdesk_domain::sla::{Calendar, Targets};
 use waterdesk_domain::workflow::{State, Workflow};
 use waterdesk_jobs::{Worker, WorkerConfig};
@@ -56,11 +58,7 @@ pub struct FakeSmtp {
 impl FakeSmtp {
     pub async fn start() -> FakeSmtp {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let s = FakeSmtp {
-            port: l.local_addr().unwrap().port(),
-            messages: Arc::default(),
-            fail: Arc::default(),
-        };
+        let s = FakeSmtp { port: l.local_addr().unwrap().port(), messages: Arc::default(), fail: Arc::default() };
         let me = s.clone();
         tokio::spawn(async move {
             while let Ok((sock, _)) = l.accept().await {
@@ -150,7 +148,8 @@ pub fn attachment(data: &str) -> (String, Vec<u8>) {
             continue;
         }
         assert!(lower.contains("content-transfer-encoding: base64"), "{head}");
-        let name = head.split("filename=").nth(1).map(|n| n.trim_matches(|c| c == '"' || c == ';' || c == '\r' || c == '\n'));
+        let name =
+            head.split("filename=").nth(1).map(|n| n.trim_matches(|c| c == '"' || c == ';' || c == '\r' || c == '\n'));
         let name = name.unwrap_or_default().split('"').next().unwrap_or_default().to_string();
         let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
         let b64 = b64.trim_end_matches('-');
@@ -207,7 +206,8 @@ fn check_workbook(bytes: &[u8], run: &Value, en: bool) {
     let groups = run["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4 + groups.len() + 1, "title, period, filters, header, groups, totals");
     for (g, row) in groups.iter().zip(&rows[4..]) {
-        let keys: Vec<String> = g["keys"].as_array().unwrap().iter().map(|k| k[lang].as_str().unwrap().into()).collect();
+        let keys: Vec<String> =
+            g["keys"].as_array().unwrap().iter().map(|k| k[lang].as_str().unwrap().into()).collect();
         assert_eq!(row[..dims].iter().map(text).collect::<Vec<_>>(), keys);
         let values: Vec<Value> = row[dims..].iter().map(cell_json).collect();
         assert_values(&values, g["values"].as_array().unwrap());
@@ -352,13 +352,21 @@ backend_test!(sharing_visibility_and_edit_rights, |backend| async move {
         let id = order(&app, &dispatcher, "repair", when).await;
         if i == 2 {
             let mut tx = s.db.begin().await.unwrap();
-            sqlx::query("UPDATE work_orders SET unit_id = $1 WHERE id = $2").bind(east).bind(id).execute(&mut *tx).await.unwrap();
+            sqlx::query("UPDATE work_orders SET unit_id = $1 WHERE id = $2")
+                .bind(east)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         }
     }
     app.clock.set(at("2026-06-20T02:00:00Z"));
     let june = fixed("2026-06-01", "2026-07-01");
-    let private = s.report_create(&owner, &report("私有月报", def(&["unit"], &["registered"], june.clone())), &ctx).await.unwrap();
+    let private = s
+        .report_create(&owner, &report("私有月报", def(&["unit"], &["registered"], june.clone())), &ctx)
+        .await
+        .unwrap();
     let mut shared_in = report("共享月报", def(&[], &["registered", "conclusion_rate"], june.clone()));
     shared_in.shared = true;
     let shared = s.report_create(&owner, &shared_in, &ctx).await.unwrap();
@@ -451,12 +459,36 @@ backend_test!(validation_codes, |backend| async move {
         ("filters.sources", "too_long", json!({"definition": {"filters": {"sources": ["x".repeat(51)]}}})),
         ("period.kind", "invalid_period", json!({"definition": {"period": {"kind": "decade"}}})),
         ("period.to", "invalid_period", json!({"definition": {"period": {"kind": "fixed", "from": "2026-06-01"}}})),
-        ("period.from", "invalid_time", json!({"definition": {"period": {"kind": "fixed", "from": "2026-13-01", "to": "2026-07-01"}}})),
-        ("period.from", "invalid_range", json!({"definition": {"period": {"kind": "fixed", "from": "2026-07-01", "to": "2026-06-01"}}})),
-        ("period.to", "range_too_long", json!({"definition": {"period": {"kind": "fixed", "from": "2024-01-01", "to": "2026-01-01"}}})),
-        ("schedule.every", "invalid_schedule", json!({"schedule": {"every": "hourly"}, "recipients": ["a@example.com"]})),
-        ("schedule.day", "invalid_day", json!({"schedule": {"every": "weekly", "day": 8, "at_time": "08:00"}, "recipients": ["a@example.com"]})),
-        ("schedule.at_time", "invalid_time", json!({"schedule": {"every": "daily", "at_time": "25:00"}, "recipients": ["a@example.com"]})),
+        (
+            "period.from",
+            "invalid_time",
+            json!({"definition": {"period": {"kind": "fixed", "from": "2026-13-01", "to": "2026-07-01"}}}),
+        ),
+        (
+            "period.from",
+            "invalid_range",
+            json!({"definition": {"period": {"kind": "fixed", "from": "2026-07-01", "to": "2026-06-01"}}}),
+        ),
+        (
+            "period.to",
+            "range_too_long",
+            json!({"definition": {"period": {"kind": "fixed", "from": "2024-01-01", "to": "2026-01-01"}}}),
+        ),
+        (
+            "schedule.every",
+            "invalid_schedule",
+            json!({"schedule": {"every": "hourly"}, "recipients": ["a@example.com"]}),
+        ),
+        (
+            "schedule.day",
+            "invalid_day",
+            json!({"schedule": {"every": "weekly", "day": 8, "at_time": "08:00"}, "recipients": ["a@example.com"]}),
+        ),
+        (
+            "schedule.at_time",
+            "invalid_time",
+            json!({"schedule": {"every": "daily", "at_time": "25:00"}, "recipients": ["a@example.com"]}),
+        ),
         ("recipients", "invalid_email", json!({"recipients": ["not-an-address"]})),
         ("recipients", "invalid_email", json!({"recipients": ["张三 <a@example.com>"]})),
         ("recipients", "too_many_recipients", json!({"recipients": addresses})),
@@ -566,7 +598,9 @@ backend_test!(run_matches_kpi_compute, |backend| async move {
     let now = at("2026-07-15T04:00:00Z");
     app.clock.set(now);
     let s = app.services().clone();
-    s.seed_work(&WorkSeedOptions { orders: 400, contacts: 0, months: 3, seed: 11, batch: 200 }, |_, _| {}).await.unwrap();
+    s.seed_work(&WorkSeedOptions { orders: 400, contacts: 0, months: 3, seed: 11, batch: 200 }, |_, _| {})
+        .await
+        .unwrap();
     let owner = as_user(&app, "supervisor").await;
     let types = ["repair", "complaint", "consultation", "outage"];
     let mut d = def(&["unit", "type"], &Indicator::ALL.map(|i| i.code()), fixed("2026-05-01", "2026-07-01"));
@@ -592,10 +626,8 @@ backend_test!(run_matches_kpi_compute, |backend| async move {
     assert_eq!((result.from, result.to), (cohort.from, cohort.to), "dates are local days (Asia/Shanghai)");
     let group_by = GroupBy { unit: true, order_type: true, ..Default::default() };
     let expected = kpi::compute(&chosen, cohort, now, group_by, &s.tz);
-    let expected: BTreeMap<(String, String), Indicators> = expected
-        .into_iter()
-        .map(|(k, i)| ((k.unit.unwrap().to_string(), k.order_type.unwrap()), i))
-        .collect();
+    let expected: BTreeMap<(String, String), Indicators> =
+        expected.into_iter().map(|(k, i)| ((k.unit.unwrap().to_string(), k.order_type.unwrap()), i)).collect();
     let got: BTreeMap<(String, String), Indicators> =
         result.rows.iter().map(|r| ((r.keys[0].value.clone(), r.keys[1].value.clone()), r.exact)).collect();
     assert!(got.len() >= 3, "several groups: {got:?}");
@@ -635,11 +667,21 @@ backend_test!(run_matches_kpi_compute, |backend| async move {
     for (row, (k, i)) in r2.rows.iter().zip(&e2) {
         assert_eq!(Some(&row.keys[0].value), k.order_type.as_ref());
         assert_eq!(row.exact, *i);
-        assert_eq!(row.values, vec![json!(i.registered), json!(i.completed), i.conclusion_rate.map_or(Value::Null, |r| json!(r.value()))]);
+        assert_eq!(
+            row.values,
+            vec![json!(i.registered), json!(i.completed), i.conclusion_rate.map_or(Value::Null, |r| json!(r.value()))]
+        );
     }
 
     // Channel filter = the channel's row when grouped by channel.
-    let by_channel = s.report_preview(&owner, "渠道", &def(&["channel"], &["registered", "completed"], fixed("2026-05-01", "2026-07-01"))).await.unwrap();
+    let by_channel = s
+        .report_preview(
+            &owner,
+            "渠道",
+            &def(&["channel"], &["registered", "completed"], fixed("2026-05-01", "2026-07-01")),
+        )
+        .await
+        .unwrap();
     let hotline = by_channel.rows.iter().find(|r| r.keys[0].value == "hotline").expect("hotline orders");
     assert_eq!(hotline.keys[0].zh, "热线电话");
     let mut d3 = def(&[], &["registered", "completed"], fixed("2026-05-01", "2026-07-01"));
@@ -657,7 +699,9 @@ backend_test!(excel_export_and_print, |backend| async move {
     let app = TestApp::spawn_with(backend, |s| s.jobs.enabled = false).await;
     app.clock.set(at("2026-07-15T04:00:00Z"));
     let s = app.services().clone();
-    s.seed_work(&WorkSeedOptions { orders: 200, contacts: 0, months: 2, seed: 5, batch: 200 }, |_, _| {}).await.unwrap();
+    s.seed_work(&WorkSeedOptions { orders: 200, contacts: 0, months: 2, seed: 5, batch: 200 }, |_, _| {})
+        .await
+        .unwrap();
     let api = app.api("supervisor").await;
     let body = json!({"name": "六月工单统计", "definition": {"dimensions": ["type"],
         "indicators": ["registered", "completed", "conclusion_rate", "processed_on_time_rate", "overdue_unprocessed"],
@@ -695,8 +739,13 @@ backend_test!(excel_export_and_print, |backend| async move {
     check_workbook(&en, &run, true);
     assert_eq!(text(&sheet(&en)[3][1]), "Registered");
     // A report without dimensions: one row, the totals the same.
-    let whole = api.post("/api/v1/reports/preview", json!({"name": "整体", "definition": {"indicators": ["registered", "visit_rate"],
-        "period": {"kind": "fixed", "from": "2026-06-01", "to": "2026-07-01"}}})).await;
+    let whole = api
+        .post(
+            "/api/v1/reports/preview",
+            json!({"name": "整体", "definition": {"indicators": ["registered", "visit_rate"],
+        "period": {"kind": "fixed", "from": "2026-06-01", "to": "2026-07-01"}}}),
+        )
+        .await;
     assert_eq!(whole.status, StatusCode::OK, "{}", whole.body);
     assert_eq!(whole.body["rows"][0]["values"], whole.body["totals"]["values"]);
     // Export needs report.export: the auditor may read reports but not export them.
@@ -745,7 +794,14 @@ backend_test!(schedule_fires_once_and_mails_the_workbook, |backend| async move {
     // 2026-06-10 08:00 in Hangzhou: a daily report of yesterday, due at 09:00.
     app.clock.set(at("2026-06-10T00:00:00Z"));
     let owner = as_user(&app, "supervisor").await;
-    let mut input = report("每日工单日报", def(&["type"], &["registered", "not_accepted", "conclusion_rate"], PeriodSpec { kind: "yesterday".into(), from: None, to: None }));
+    let mut input = report(
+        "每日工单日报",
+        def(
+            &["type"],
+            &["registered", "not_accepted", "conclusion_rate"],
+            PeriodSpec { kind: "yesterday".into(), from: None, to: None },
+        ),
+    );
     input.schedule = ScheduleSpec { every: "daily".into(), day: 1, at_time: "09:00".into() };
     input.recipients = vec!["zhang@water.test".into(), "LI@water.test".into(), "li@water.test".into()];
     let r = s.report_create(&owner, &input, &ctx).await.unwrap();
@@ -758,7 +814,8 @@ backend_test!(schedule_fires_once_and_mails_the_workbook, |backend| async move {
     assert_eq!(s.reports_run_due(at("2026-06-10T00:59:59Z")).await.unwrap(), 0, "not due yet");
     app.clock.set(at("2026-06-10T01:00:00Z"));
     // Two replicas' schedulers at once, then another round: one claim.
-    let (x, y) = tokio::join!(s.reports_run_due(at("2026-06-10T01:00:00Z")), s.reports_run_due(at("2026-06-10T01:00:00Z")));
+    let (x, y) =
+        tokio::join!(s.reports_run_due(at("2026-06-10T01:00:00Z")), s.reports_run_due(at("2026-06-10T01:00:00Z")));
     assert_eq!(x.unwrap() + y.unwrap(), 1);
     assert_eq!(s.reports_run_due(at("2026-06-10T01:00:30Z")).await.unwrap(), 0);
     assert_eq!(s.report_get(&owner, r.id).await.unwrap().next_run_at, Some(at("2026-06-11T01:00:00Z")));
@@ -831,7 +888,8 @@ backend_test!(schedule_without_smtp_is_skipped, |backend| async move {
     app.clock.set(at("2026-06-10T00:00:00Z"));
     let s = app.services().clone();
     let owner = as_user(&app, "supervisor").await;
-    let mut input = report("周报", def(&[], &["registered"], PeriodSpec { kind: "last_week".into(), from: None, to: None }));
+    let mut input =
+        report("周报", def(&[], &["registered"], PeriodSpec { kind: "last_week".into(), from: None, to: None }));
     input.schedule = ScheduleSpec { every: "weekly".into(), day: 3, at_time: "09:00".into() };
     input.recipients = vec!["a@water.test".into()];
     let r = s.report_create(&owner, &input, &AuditCtx::cli("test")).await.unwrap();

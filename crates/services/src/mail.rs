@@ -136,7 +136,11 @@ impl SmtpMailer {
             None => b.singlepart(text),
             Some((name, bytes, mime)) => {
                 let ct = ContentType::parse(mime).map_err(|e| bad(&e))?;
-                b.multipart(MultiPart::mixed().singlepart(text).singlepart(Attachment::new(name.clone()).body(bytes.clone(), ct)))
+                b.multipart(
+                    MultiPart::mixed()
+                        .singlepart(text)
+                        .singlepart(Attachment::new(name.clone()).body(bytes.clone(), ct)),
+                )
             }
         }
         .map_err(|e| bad(&e))

@@ -298,7 +298,11 @@ impl Services {
                 return Ok((from, to));
             }
             other => {
-                return Err(v("period.kind", "invalid_period", format!("not a period: {other} ({})", PERIOD_KINDS.join(", "))));
+                return Err(v(
+                    "period.kind",
+                    "invalid_period",
+                    format!("not a period: {other} ({})", PERIOD_KINDS.join(", ")),
+                ));
             }
         };
         Ok((self.midnight(a)?, self.midnight(b)?))
@@ -487,7 +491,13 @@ impl Services {
         Ok(repo::runs(&mut c, r.id, 20).await?)
     }
 
-    fn fields<'a>(&self, c: &'a CheckedReport, def: &'a str, recipients: &'a str, at_time: &'a str) -> ReportFields<'a> {
+    fn fields<'a>(
+        &self,
+        c: &'a CheckedReport,
+        def: &'a str,
+        recipients: &'a str,
+        at_time: &'a str,
+    ) -> ReportFields<'a> {
         ReportFields {
             name: &c.name,
             definition: def,
@@ -616,7 +626,11 @@ impl Services {
                             _ => g.period.clone(),
                         }
                         .unwrap_or_default();
-                        sort.push(if dim == "unit" { format!("{:020}", g.unit_id.unwrap_or_default()) } else { key.clone() });
+                        sort.push(if dim == "unit" {
+                            format!("{:020}", g.unit_id.unwrap_or_default())
+                        } else {
+                            key.clone()
+                        });
                         label(dim, &key)
                     })
                     .collect();
@@ -751,7 +765,8 @@ pub fn report_xlsx(r: &ReportResult, en: bool) -> ServiceResult<Vec<u8>> {
     let h = XLSX_HEADER_ROW;
     for (i, c) in r.dimensions.iter().chain(&r.indicators).enumerate() {
         let label = pick(c);
-        let width = (label.chars().map(|ch| if ch.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>() + 2.0).clamp(10.0, 40.0);
+        let width =
+            (label.chars().map(|ch| if ch.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>() + 2.0).clamp(10.0, 40.0);
         ws.set_column_width(i as u16, width).map_err(xe)?;
         ws.write_string_with_format(h, i as u16, label, &header).map_err(xe)?;
     }
@@ -793,7 +808,10 @@ pub fn report_xlsx(r: &ReportResult, en: bool) -> ServiceResult<Vec<u8>> {
 /// What a scheduled delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Sent { rows: usize, recipients: usize },
+    Sent {
+        rows: usize,
+        recipients: usize,
+    },
     /// Nothing to do, or nothing that a retry would change.
     Skipped(String),
     /// The mail server failed; the job is retried.
@@ -897,7 +915,9 @@ impl Services {
         let def: Definition = serde_json::from_str(&report.definition).unwrap_or_default();
         let checked = match self.check_definition(&owner, &def).await {
             Ok(c) => c,
-            Err(e @ ServiceError::Validation { .. }) => return skip(format!("the definition no longer holds: {e}")).await,
+            Err(e @ ServiceError::Validation { .. }) => {
+                return skip(format!("the definition no longer holds: {e}")).await;
+            }
             Err(e) => return Err(e),
         };
         let result =

@@ -93,7 +93,12 @@ pub async fn insert(
 }
 
 /// Replaces a report's definition, sharing and schedule; `false`: no such report.
-pub async fn update(conn: &mut AnyConnection, id: i64, f: &ReportFields<'_>, now: jiff::Timestamp) -> StoreResult<bool> {
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: i64,
+    f: &ReportFields<'_>,
+    now: jiff::Timestamp,
+) -> StoreResult<bool> {
     let r = sqlx::query(
         "UPDATE reports SET name = $1, definition = $2, shared = $3, every = $4, day = $5, at_time = $6,
             recipients = $7, next_run_at = $8, updated_at = $9 WHERE id = $10",

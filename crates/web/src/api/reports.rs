@@ -109,7 +109,11 @@ async fn run_report(
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         description = "XLSX workbook"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn export_report(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn export_report(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
     p.require(perm::REPORT_EXPORT).map_err(ApiError::from)?;
     let r = st.services().report_run(&p, id).await?;
     xlsx_response(&r, ctx.lang, id)

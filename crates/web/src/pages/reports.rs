@@ -92,13 +92,19 @@ fn table(r: &ReportResult, layout: &Layout) -> Table {
     };
     let filters = if en { &r.filters_en } else { &r.filters_zh };
     Table {
-        headers: r.dimensions.iter().chain(&r.indicators).map(|c| if en { c.en.clone() } else { c.zh.clone() }).collect(),
+        headers: r
+            .dimensions
+            .iter()
+            .chain(&r.indicators)
+            .map(|c| if en { c.en.clone() } else { c.zh.clone() })
+            .collect(),
         keys: r.dimensions.len(),
         rows: r
             .rows
             .iter()
             .map(|g| {
-                let mut row: Vec<String> = g.keys.iter().map(|k| if en { k.en.clone() } else { k.zh.clone() }).collect();
+                let mut row: Vec<String> =
+                    g.keys.iter().map(|k| if en { k.en.clone() } else { k.zh.clone() }).collect();
                 row.extend(values(&g.values));
                 row
             })
@@ -152,9 +158,10 @@ async fn builder(
     let label = |(zh, en): (&str, &str)| pick(lang, zh, en);
     let date = |x: &Option<String>, back: bool| -> String {
         let Some(x) = x.as_deref() else { return String::new() };
-        let day = x.parse::<jiff::civil::Date>().ok().or_else(|| {
-            x.parse::<jiff::Timestamp>().ok().map(|t| t.to_zoned(s.tz.clone()).date())
-        });
+        let day = x
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .or_else(|| x.parse::<jiff::Timestamp>().ok().map(|t| t.to_zoned(s.tz.clone()).date()));
         match day {
             Some(d) if back => d.yesterday().map(|d| d.to_string()).unwrap_or_default(),
             Some(d) => d.to_string(),
@@ -167,7 +174,11 @@ async fn builder(
         name: name.to_string(),
         dims: DIMENSIONS
             .iter()
-            .map(|x| Opt { value: x.to_string(), label: label(dimension_label(x)), on: d.dimensions.iter().any(|y| y == x) })
+            .map(|x| Opt {
+                value: x.to_string(),
+                label: label(dimension_label(x)),
+                on: d.dimensions.iter().any(|y| y == x),
+            })
             .collect(),
         inds: Indicator::ALL
             .iter()
@@ -312,7 +323,11 @@ pub struct ListPage {
 }
 
 /// The list and the builder; `?preview=1&…` runs the builder's definition without saving.
-async fn list_page(State(st): State<AppState>, Auth(p, ctx): Auth, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+async fn list_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let pairs = RawForm(form_urlencoded_pairs(q.unwrap_or_default().as_bytes()));
     let flash = FlashQuery {
         msg: Some(pairs.get("msg").to_string()).filter(|s| !s.is_empty()),
@@ -370,7 +385,11 @@ async fn update(
     Path(id): Path<i64>,
     f: RawForm,
 ) -> Result<Response, ApiError> {
-    after_form(&format!("/reports/{id}"), st.services().report_update(&p, id, &input_of(&f), &ctx.audit()).await, "saved")
+    after_form(
+        &format!("/reports/{id}"),
+        st.services().report_update(&p, id, &input_of(&f), &ctx.audit()).await,
+        "saved",
+    )
 }
 
 async fn delete(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
@@ -457,11 +476,7 @@ pub struct PrintPage {
 }
 
 /// The report run now, on a page made for paper (A4 landscape, no navigation).
-async fn print_page(
-    State(st): State<AppState>,
-    Auth(p, ctx): Auth,
-    Path(id): Path<i64>,
-) -> Result<Response, ApiError> {
+async fn print_page(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let s = st.services();
     let r = s.report_run(&p, id).await?;
     let mut layout = Layout::new(&st, &p, &ctx, "report.title", &FlashQuery::default()).await;
