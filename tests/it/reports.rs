@@ -396,6 +396,18 @@ backend_test!(sharing_visibility_and_edit_rights, |backend| async move {
     assert_eq!(hotline.values[0], mine.totals.values[0]);
     assert_eq!(hotline.keys[0].zh, "客服热线中心");
 
+    // A shared report filtered on a unit outside a runner's scope counts nothing for that
+    // runner (no error); the same definition cannot be authored by them.
+    let mut east_only = report("城东", def(&[], &["registered"], june.clone()));
+    east_only.shared = true;
+    east_only.definition.filters.units = vec![east];
+    let east_report = s.report_create(&owner, &east_only, &ctx).await.unwrap();
+    assert_eq!(s.report_run(&owner, east_report.id).await.unwrap().totals.values[0], json!(1));
+    assert_eq!(s.report_run(&colleague, east_report.id).await.unwrap().totals.values[0], json!(0));
+    let refused = s.report_preview(&colleague, "城东", &east_only.definition).await;
+    assert!(matches!(&refused, Err(ServiceError::Validation { code: "unknown_unit", .. })), "{refused:?}");
+    s.report_delete(&owner, east_report.id, &ctx).await.unwrap();
+
     // Only the owner edits or deletes.
     forbidden(s.report_update(&colleague, shared.id, &shared_in, &ctx).await);
     forbidden(s.report_delete(&colleague, shared.id, &ctx).await);
@@ -408,9 +420,9 @@ backend_test!(sharing_visibility_and_edit_rights, |backend| async move {
     s.report_delete(&owner, shared.id, &ctx).await.unwrap();
     not_found(s.report_get(&owner, shared.id).await);
     assert_eq!(names(s.report_list(&colleague).await.unwrap()), ["私有月报(共享)"]);
-    assert_eq!(audit_count(&app, "report.create").await, 2);
+    assert_eq!(audit_count(&app, "report.create").await, 3);
     assert_eq!(audit_count(&app, "report.update").await, 1);
-    assert_eq!(audit_count(&app, "report.delete").await, 1);
+    assert_eq!(audit_count(&app, "report.delete").await, 2);
 
     // Without report.read nothing; without report.export no schedule.
     let agent = as_user(&app, "agent").await;

@@ -211,6 +211,8 @@ pub struct ReportResult {
     pub from: Timestamp,
     pub to: Timestamp,
     pub at: Timestamp,
+    /// `at` in the service's zone, `2026-07-01 08:00`.
+    pub at_local: String,
     /// The cohort's first and last local day, `2026-06-01 – 2026-06-30`.
     pub period: String,
     pub filters: Filters,
@@ -309,8 +311,11 @@ impl Services {
     }
 
     /// Checks a definition for the caller: known dimensions and indicators, filters on
-    /// known order types and units in the caller's scope, a valid period.
-    async fn check_definition(&self, p: &Principal, d: &Definition) -> ServiceResult<Checked> {
+    /// known order types and units, a valid period. `author`: the units filtered on must be
+    /// in the caller's scope (saving, previewing); running a saved report instead counts
+    /// only the filtered units within the runner's scope (a colleague with a narrower scope
+    /// runs a shared report over less).
+    async fn check_definition(&self, p: &Principal, d: &Definition, author: bool) -> ServiceResult<Checked> {
         let mut dimensions: Vec<String> = Vec::new();
         for x in d.dimensions.iter().map(|x| x.trim()).filter(|x| !x.is_empty()) {
             if !DIMENSIONS.contains(&x) {
@@ -365,7 +370,8 @@ impl Services {
             }
             let scope = self.scope_unit_ids(p).await?;
             for u in &filters.units {
-                if units::get(&mut c, *u).await?.is_none() || scope.as_ref().is_some_and(|s| !s.contains(u)) {
+                let outside = author && scope.as_ref().is_some_and(|s| !s.contains(u));
+                if outside || units::get(&mut c, *u).await?.is_none() {
                     return Err(v("filters.units", "unknown_unit", format!("no unit {u} in your data scope")));
                 }
             }
@@ -396,7 +402,7 @@ impl Services {
 
     async fn check_report(&self, p: &Principal, i: &ReportInput) -> ServiceResult<CheckedReport> {
         let name = text("name", &i.name, 100)?;
-        let def = self.check_definition(p, &i.definition).await?;
+        let def = self.check_definition(p, &i.definition, true).await?;
         let s = &i.schedule;
         let every = s.every.trim();
         let schedule = match every {
@@ -565,13 +571,16 @@ impl Services {
     pub async fn report_run(&self, p: &Principal, id: i64) -> ServiceResult<ReportResult> {
         let r = self.visible_report(p, id).await?;
         let def: Definition = serde_json::from_str(&r.definition).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.report_preview(p, &r.name, &def).await
+        let c = self.check_definition(p, &def, false).await?;
+        let now = self.now();
+        let (from, to) = self.report_cohort(&c.def.period, now)?;
+        self.report_compute(p, &r.name, &c, from, to, now).await
     }
 
     /// Runs a definition without saving it (the builder's preview), now.
     pub async fn report_preview(&self, p: &Principal, name: &str, d: &Definition) -> ServiceResult<ReportResult> {
         p.require(perm::REPORT_READ)?;
-        let c = self.check_definition(p, d).await?;
+        let c = self.check_definition(p, d, true).await?;
         let now = self.now();
         let (from, to) = self.report_cohort(&c.def.period, now)?;
         self.report_compute(p, name, &c, from, to, now).await
@@ -651,6 +660,7 @@ impl Services {
             from,
             to,
             at,
+            at_local: at.to_zoned(self.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
             period: format!("{} – {last_day}", from.to_zoned(self.tz.clone()).date()),
             filters: d.filters.clone(),
             filters_zh,
@@ -752,7 +762,7 @@ pub fn report_xlsx(r: &ReportResult, en: bool) -> ServiceResult<Vec<u8>> {
     let total_rate = Format::new().set_bold().set_num_format("0.00%").set_border_top(FormatBorder::Thin);
     let dims = r.dimensions.len() as u16;
     let cols = dims + r.indicators.len() as u16;
-    let at = r.at.strftime("%Y-%m-%d %H:%M UTC");
+    let at = &r.at_local;
     ws.write_string_with_format(0, 0, &r.name, &title).map_err(xe)?;
     let (period, asof, filters, none, total) = if en {
         ("Period", "as of", "Filters", "none", "Total")
@@ -913,7 +923,7 @@ impl Services {
             Err(e) => return skip(format!("the owner cannot act: {e}")).await,
         };
         let def: Definition = serde_json::from_str(&report.definition).unwrap_or_default();
-        let checked = match self.check_definition(&owner, &def).await {
+        let checked = match self.check_definition(&owner, &def, false).await {
             Ok(c) => c,
             Err(e @ ServiceError::Validation { .. }) => {
                 return skip(format!("the definition no longer holds: {e}")).await;

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use waterdesk_domain::kpi::Indicator;
@@ -18,7 +18,7 @@ use waterdesk_services::stats::Filters;
 use waterdesk_services::{Principal, ServiceError};
 use waterdesk_store::reports::ReportRun;
 
-use super::{FlashQuery, Layout, RawForm, after_form, dict_choices, form_urlencoded_pairs, html, pick};
+use super::{FlashQuery, Layout, RawForm, after_form, dict_choices, html, pick};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -217,7 +217,7 @@ async fn builder(
     })
 }
 
-/// The builder's fields as a report input (a form or a preview's query string).
+/// The builder's fields as a report input.
 fn input_of(f: &RawForm) -> ReportInput {
     let list = |k: &str| f.all(k).into_iter().filter(|x| !x.trim().is_empty()).collect::<Vec<_>>();
     // The form's end date is the last day; the definition's end is exclusive.
@@ -322,21 +322,26 @@ pub struct ListPage {
     error: String,
 }
 
-/// The list and the builder; `?preview=1&…` runs the builder's definition without saving.
+/// The list and an empty builder.
 async fn list_page(
     State(st): State<AppState>,
     Auth(p, ctx): Auth,
-    RawQuery(q): RawQuery,
+    Query(f): Query<FlashQuery>,
 ) -> Result<Response, ApiError> {
-    let pairs = RawForm(form_urlencoded_pairs(q.unwrap_or_default().as_bytes()));
-    let flash = FlashQuery {
-        msg: Some(pairs.get("msg").to_string()).filter(|s| !s.is_empty()),
-        err: Some(pairs.get("err").to_string()).filter(|s| !s.is_empty()),
-        detail: Some(pairs.get("detail").to_string()).filter(|s| !s.is_empty()),
-    };
+    render_list(&st, &p, &ctx, &f, None).await
+}
+
+/// The list and the builder; with `preview`, the builder's definition run without saving.
+async fn render_list(
+    st: &AppState,
+    p: &Principal,
+    ctx: &crate::auth::RequestCtx,
+    flash: &FlashQuery,
+    preview: Option<ReportInput>,
+) -> Result<Response, ApiError> {
     let s = st.services();
-    let list = s.report_list(&p).await?;
-    let layout = Layout::new(&st, &p, &ctx, "report.title", &flash).await;
+    let list = s.report_list(p).await?;
+    let layout = Layout::new(st, p, ctx, "report.title", flash).await;
     let reports = list
         .iter()
         .map(|v| Item {
@@ -349,17 +354,16 @@ async fn list_page(
             next: v.next_run_at.map(|t| layout.dt(&t)).unwrap_or_default(),
         })
         .collect();
-    let preview = pairs.get("preview") == "1";
-    let input = if preview { input_of(&pairs) } else { blank() };
     let (mut result, mut error) = (None, String::new());
-    if preview {
-        match s.report_preview(&p, input.name.trim(), &input.definition).await {
+    if let Some(input) = &preview {
+        match s.report_preview(p, input.name.trim(), &input.definition).await {
             Ok(r) => result = Some(table(&r, &layout)),
             Err(e @ ServiceError::Validation { .. }) => error = validation_text(ctx.lang, &e),
             Err(e) => return Err(e.into()),
         }
     }
-    let b = builder(&st, &p, ctx.lang, "/reports".into(), true, &input.name, &input).await?;
+    let input = preview.unwrap_or_else(blank);
+    let b = builder(st, p, ctx.lang, "/reports".into(), true, &input.name, &input).await?;
     Ok(html(&ListPage { layout, reports, b, result, error }))
 }
 
@@ -372,7 +376,11 @@ fn validation_text(lang: Lang, e: &ServiceError) -> String {
     }
 }
 
+/// Saves a new report, or (`op=preview`, from any builder) runs the definition unsaved.
 async fn create(State(st): State<AppState>, Auth(p, ctx): Auth, f: RawForm) -> Result<Response, ApiError> {
+    if f.get("op") == "preview" {
+        return render_list(&st, &p, &ctx, &FlashQuery::default(), Some(input_of(&f))).await;
+    }
     match st.services().report_create(&p, &input_of(&f), &ctx.audit()).await {
         Ok(v) => after_form(&format!("/reports/{}", v.id), Ok(()), "created"),
         Err(e) => after_form::<()>("/reports", Err(e), ""),
