@@ -751,7 +751,8 @@ pub const XLSX_HEADER_ROW: u32 = 3;
 pub fn report_xlsx(r: &ReportResult, en: bool) -> ServiceResult<Vec<u8>> {
     let pick = |c: &Column| if en { c.en.clone() } else { c.zh.clone() };
     let mut book = Workbook::new();
-    let ws = book.add_worksheet();
+    // Rows stream to a temporary file: a report grouped by unit × type × day stays flat.
+    let ws = book.add_worksheet_with_constant_memory().map_err(xe)?;
     ws.set_name(if en { "Report" } else { "报表" }).map_err(xe)?;
     let title = Format::new().set_bold().set_font_size(14);
     let header = Format::new().set_bold().set_background_color(0xDDEBF7).set_border(FormatBorder::Thin).set_text_wrap();
@@ -762,6 +763,12 @@ pub fn report_xlsx(r: &ReportResult, en: bool) -> ServiceResult<Vec<u8>> {
     let total_rate = Format::new().set_bold().set_num_format("0.00%").set_border_top(FormatBorder::Thin);
     let dims = r.dimensions.len() as u16;
     let cols = dims + r.indicators.len() as u16;
+    let columns: Vec<&Column> = r.dimensions.iter().chain(&r.indicators).collect();
+    for (i, c) in columns.iter().enumerate() {
+        let width =
+            (pick(c).chars().map(|ch| if ch.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>() + 2.0).clamp(10.0, 40.0);
+        ws.set_column_width(i as u16, width).map_err(xe)?;
+    }
     let at = &r.at_local;
     ws.write_string_with_format(0, 0, &r.name, &title).map_err(xe)?;
     let (period, asof, filters, none, total) = if en {
@@ -773,12 +780,8 @@ pub fn report_xlsx(r: &ReportResult, en: bool) -> ServiceResult<Vec<u8>> {
     let f = if en { &r.filters_en } else { &r.filters_zh };
     ws.write_string(2, 0, format!("{filters}: {}", if f.is_empty() { none } else { f })).map_err(xe)?;
     let h = XLSX_HEADER_ROW;
-    for (i, c) in r.dimensions.iter().chain(&r.indicators).enumerate() {
-        let label = pick(c);
-        let width =
-            (label.chars().map(|ch| if ch.is_ascii() { 1.0 } else { 2.0 }).sum::<f64>() + 2.0).clamp(10.0, 40.0);
-        ws.set_column_width(i as u16, width).map_err(xe)?;
-        ws.write_string_with_format(h, i as u16, label, &header).map_err(xe)?;
+    for (i, c) in columns.iter().enumerate() {
+        ws.write_string_with_format(h, i as u16, pick(c), &header).map_err(xe)?;
     }
     let write_values = |ws: &mut rust_xlsxwriter::Worksheet, row: u32, values: &[serde_json::Value], total: bool| {
         for (j, (val, c)) in values.iter().zip(&r.indicators).enumerate() {
@@ -932,7 +935,6 @@ impl Services {
         };
         let result =
             self.report_compute(&owner, &report.name, &checked, run.cohort_from, run.cohort_to, run.due_at).await?;
-        let bytes = report_xlsx(&result, false)?;
         let body = format!(
             "{}\n统计期间 Period: {}\n筛选条件 Filters: {}\n分组数 Groups: {}\n\n此邮件由 waterdesk 按计划自动发送，附件为 Excel 报表。\nSent on schedule by waterdesk; the report is attached as an Excel workbook.\n",
             report.name,
@@ -940,21 +942,26 @@ impl Services {
             if result.filters_zh.is_empty() { "无 none" } else { &result.filters_zh },
             result.rows.len(),
         );
+        let (rows, subject) = (result.rows.len(), format!("{} {}", report.name, result.period));
+        // The workbook is written off the async threads (a large report takes a moment).
+        let bytes = tokio::task::spawn_blocking(move || report_xlsx(&result, false))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??;
         let mail = Mail {
             to: recipients.clone(),
-            subject: format!("{} {}", report.name, result.period),
+            subject,
             body,
             attachment: Some((format!("report-{}-{}.xlsx", report.id, run.period_key), bytes, XLSX_MIME)),
         };
         match self.mailer.send(&mail).await {
             Ok(()) => {
-                self.finish_run(run_id, "sent", result.rows.len(), "").await?;
+                self.finish_run(run_id, "sent", rows, "").await?;
                 tracing::info!(report.id = report.id, report.period = %run.period_key, recipients = recipients.len(), "report sent");
-                Ok(Delivery::Sent { rows: result.rows.len(), recipients: recipients.len() })
+                Ok(Delivery::Sent { rows, recipients: recipients.len() })
             }
             Err(e @ (MailError::NotConfigured | MailError::Message(_))) => skip(e.to_string()).await,
             Err(MailError::Transport(e)) => {
-                self.finish_run(run_id, "failed", result.rows.len(), &e).await?;
+                self.finish_run(run_id, "failed", rows, &e).await?;
                 Ok(Delivery::Failed(e))
             }
         }

@@ -116,13 +116,14 @@ async fn export_report(
 ) -> Result<Response, ApiError> {
     p.require(perm::REPORT_EXPORT).map_err(ApiError::from)?;
     let r = st.services().report_run(&p, id).await?;
-    xlsx_response(&r, ctx.lang, id)
+    xlsx_response(r, ctx.lang, id).await
 }
 
-/// The workbook of a result as a download.
-pub(crate) fn xlsx_response(r: &ReportResult, lang: Lang, id: i64) -> Result<Response, ApiError> {
-    let bytes = report_xlsx(r, lang == Lang::En)?;
-    let day = r.from.strftime("%Y%m%d");
+/// The workbook of a result as a download (written off the async threads).
+pub(crate) async fn xlsx_response(r: ReportResult, lang: Lang, id: i64) -> Result<Response, ApiError> {
+    let day = r.from.strftime("%Y%m%d").to_string();
+    let bytes =
+        tokio::task::spawn_blocking(move || report_xlsx(&r, lang == Lang::En)).await.map_err(ApiError::internal)??;
     Ok(attachment(Body::from(bytes), XLSX_MIME, &format!("report-{id}-{day}.xlsx")))
 }
 

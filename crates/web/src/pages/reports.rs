@@ -470,7 +470,7 @@ async fn detail_page(
 async fn export(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<Response, ApiError> {
     p.require(perm::REPORT_EXPORT)?;
     let r = st.services().report_run(&p, id).await?;
-    crate::api::reports::xlsx_response(&r, ctx.lang, id)
+    crate::api::reports::xlsx_response(r, ctx.lang, id).await
 }
 
 #[derive(Template)]
