@@ -29,6 +29,8 @@ pub struct Settings {
     pub cti: CtiSettings,
     /// Where attachment bytes live: the data directory or S3-compatible object storage.
     pub attachments: AttachmentSettings,
+    /// The SMTP relay scheduled reports are e-mailed through; empty `host`: no e-mail.
+    pub smtp: waterdesk_services::mail::SmtpConfig,
     /// Time zone for local days (numbers, reports) and display.
     pub timezone: String,
 }
@@ -185,6 +187,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             cti: CtiSettings::default(),
             attachments: AttachmentSettings::default(),
+            smtp: Default::default(),
             timezone: "Asia/Shanghai".into(),
         }
     }
@@ -276,6 +279,7 @@ impl Settings {
         self.time_zone()?;
         self.billing.validate().map_err(|e| anyhow::anyhow!(e))?;
         self.attachments.validate()?;
+        self.smtp.validate().map_err(|e| anyhow::anyhow!(e))?;
         let a = self.auth_config();
         if a.lockout_threshold < 1 || a.idle_timeout_minutes < 1 || a.session_max_hours < 1 || a.password_min_length < 6
         {

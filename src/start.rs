@@ -29,7 +29,9 @@ pub async fn open_db(settings: &Settings, data_dir: &Path) -> anyhow::Result<Db>
 
 /// The services over an open database.
 pub fn services(db: Db, settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
-    Ok(Services::new(db, clock, settings.auth_config(), settings.time_zone()?).with_billing(settings.billing.clone()))
+    Ok(Services::new(db, clock, settings.auth_config(), settings.time_zone()?)
+        .with_billing(settings.billing.clone())
+        .with_mailer(settings.smtp.mailer()))
 }
 
 /// The configured attachment store: the data directory, or an S3-compatible bucket.

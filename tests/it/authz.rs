@@ -223,6 +223,19 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/evaluations/agents", AnyOf(&[perm::CONTACT_QA, perm::REPORT_READ]), none),
         (Method::GET, "/api/v1/stats/indicators", Perm(perm::REPORT_READ), none),
         (Method::GET, "/api/v1/stats/quick", Perm(perm::REPORT_READ), none),
+        // R-DATA-03/04 custom reports (tests/it/reports.rs); bodies that pass the permission
+        // check and fail a rule.
+        (Method::GET, "/api/v1/reports", Perm(perm::REPORT_READ), none),
+        (Method::POST, "/api/v1/reports", Perm(perm::REPORT_READ), |_| Some(report_body())),
+        (Method::GET, "/api/v1/reports/{id}", Perm(perm::REPORT_READ), none),
+        (Method::PUT, "/api/v1/reports/{id}", Perm(perm::REPORT_READ), |_| Some(report_body())),
+        (Method::DELETE, "/api/v1/reports/{id}", Perm(perm::REPORT_READ), none),
+        (Method::POST, "/api/v1/reports/{id}/run", Perm(perm::REPORT_READ), none),
+        (Method::GET, "/api/v1/reports/{id}/export.xlsx", AllOf(&[perm::REPORT_READ, perm::REPORT_EXPORT]), none),
+        (Method::GET, "/api/v1/reports/{id}/runs", Perm(perm::REPORT_READ), none),
+        (Method::POST, "/api/v1/reports/preview", Perm(perm::REPORT_READ), |_| {
+            Some(json!({"definition": report_body()["definition"].clone()}))
+        }),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }
@@ -231,6 +244,11 @@ fn api_routes() -> Vec<ApiRoute> {
 fn plan_body() -> Value {
     json!({"name": "矩阵", "type_code": "patrol", "every": "never", "at_time": "09:00", "title": "矩阵",
         "impact": "low", "urgency": "low"})
+}
+
+/// A report that passes the permission check and fails a rule (no such indicator).
+fn report_body() -> Value {
+    json!({"name": "矩阵", "definition": {"dimensions": ["unit"], "indicators": ["happiness"]}})
 }
 
 /// A subscription that passes the permission check and fails a rule (not an http:// URL).
@@ -356,6 +374,13 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/campaigns/{id}/assign", Perm(perm::CAMPAIGN_MANAGE)),
         ("POST", "/campaigns/{id}/close", Perm(perm::CAMPAIGN_MANAGE)),
         ("GET", "/stats", Perm(perm::REPORT_READ)),
+        ("GET", "/reports", Perm(perm::REPORT_READ)),
+        ("POST", "/reports", Perm(perm::REPORT_READ)),
+        ("GET", "/reports/{id}", Perm(perm::REPORT_READ)),
+        ("POST", "/reports/{id}", Perm(perm::REPORT_READ)),
+        ("POST", "/reports/{id}/delete", Perm(perm::REPORT_READ)),
+        ("GET", "/reports/{id}/export.xlsx", AllOf(&[perm::REPORT_READ, perm::REPORT_EXPORT])),
+        ("GET", "/reports/{id}/print", Perm(perm::REPORT_READ)),
         ("GET", "/orders", Perm(perm::ORDER_READ)),
         ("POST", "/orders", Perm(perm::ORDER_CREATE)),
         ("GET", "/orders/new", Perm(perm::ORDER_CREATE)),

@@ -142,3 +142,68 @@ async fn work_order_full_loop() {
     assert!(log.contains("OK order loop"), "{log}");
     app.stop().await;
 }
+
+// Issue 6 (R-DATA-03/04): a supervisor builds a report in the page, previews, saves and
+// exports it; the downloaded workbook's totals equal the API's run of the same report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_build_export_and_print() {
+    let Some(chromium) = browser_available() else {
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.jobs.enabled = false).await;
+    app.clock.set("2026-07-10T04:00:00Z".parse().unwrap());
+    let opts = waterdesk_services::seed_work::WorkSeedOptions { orders: 300, months: 2, seed: 3, ..Default::default() };
+    app.services().seed_work(&opts, |_, _| {}).await.unwrap();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let download = dir.path().join("report.xlsx");
+    let (base, password, file) = (app.base.clone(), app.password("supervisor"), download.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/report.mjs"))
+            .env("BASE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("WD_USER", "supervisor")
+            .env("WD_PASSWORD", password)
+            .env("FROM", "2026-06-01")
+            .env("TO", "2026-06-30")
+            .env("DOWNLOAD", file)
+            .env("SHOTS", shots)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    let id: i64 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("OK report "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or_else(|| panic!("{log}"));
+    // The API's run of the saved report, and the workbook the browser downloaded.
+    let api = app.api("supervisor").await;
+    let run = api.post(&format!("/api/v1/reports/{id}/run"), serde_json::json!({})).await;
+    assert_eq!(run.status, reqwest::StatusCode::OK, "{}", run.body);
+    assert_eq!(run.body["filters"]["types"], serde_json::json!(["repair", "complaint", "consultation"]));
+    assert_eq!(run.body["period"], "2026-06-01 – 2026-06-30");
+    let bytes = std::fs::read(&download).expect("the downloaded workbook");
+    let rows = crate::reports::sheet(&bytes);
+    let total = rows.last().unwrap();
+    assert_eq!(total[0], calamine::Data::String("合计".into()));
+    let want = run.body["totals"]["values"].as_array().unwrap();
+    assert_eq!(total.len(), 1 + want.len());
+    for (cell, w) in total[1..].iter().zip(want) {
+        let got = match cell {
+            calamine::Data::Float(f) => *f,
+            other => panic!("not a number: {other:?}"),
+        };
+        assert!((got - w.as_f64().unwrap()).abs() < 1e-9, "{got} vs {w}");
+    }
+    assert!(want[0].as_u64().unwrap() > 0, "June has orders of these types");
+    eprintln!("report totals {want:?}");
+    app.stop().await;
+}

@@ -29,6 +29,7 @@ mod order_pages;
 mod order_types;
 mod orders;
 mod plans;
+mod reports;
 mod seed_work;
 mod stats;
 mod storage;

@@ -64,6 +64,8 @@ pub struct WorkerConfig {
     /// How often the indicator facts refresher looks for newly settled orders when it has
     /// nothing left to do (ARCHITECTURE D24); with a backlog it runs on without pause.
     pub facts_scan: Duration,
+    /// How often scheduled reports are looked for (R-DATA-04).
+    pub report_scan: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -77,6 +79,7 @@ impl Default for WorkerConfig {
             sla_scan: Duration::from_secs(15),
             plan_scan: Duration::from_secs(60),
             facts_scan: Duration::from_secs(30),
+            report_scan: Duration::from_secs(60),
         }
     }
 }
@@ -103,6 +106,7 @@ impl Worker {
         w.register(Arc::new(PurgeSessions));
         w.register(Arc::new(AutoDispatch));
         w.register(Arc::new(WebhookDeliver));
+        w.register(Arc::new(ReportDeliver));
         w
     }
 
@@ -217,6 +221,8 @@ impl Worker {
         sla_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut plan_scan = tokio::time::interval(self.cfg.plan_scan);
         plan_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut report_scan = tokio::time::interval(self.cfg.report_scan);
+        report_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 return;
@@ -249,6 +255,12 @@ impl Worker {
                     // Exactly once per period across rounds and replicas (unique runs).
                     if let Err(e) = self.services.plans_run_due(self.services.now()).await {
                         tracing::error!(error = %e, "plan scheduler round failed");
+                    }
+                }
+                _ = report_scan.tick() => {
+                    // Exactly once per period across rounds and replicas (unique runs).
+                    if let Err(e) = self.services.reports_run_due(self.services.now()).await {
+                        tracing::error!(error = %e, "report scheduler round failed");
                     }
                 }
             }
@@ -323,6 +335,34 @@ impl Job for WebhookDeliver {
                     Ok(())
                 }
                 DeliveryOutcome::Failed(e) => Err(anyhow::anyhow!("callback failed: {e}")),
+            }
+        })
+    }
+}
+
+/// A scheduled report's delivery (R-DATA-04): the workbook e-mailed to its recipients; a
+/// mail server failure fails the job, which the queue retries with backoff.
+struct ReportDeliver;
+
+impl Job for ReportDeliver {
+    fn kind(&self) -> &'static str {
+        waterdesk_services::reports::REPORT_JOB
+    }
+
+    fn run(&self, services: Services, payload: serde_json::Value) -> JobFuture {
+        Box::pin(async move {
+            use waterdesk_services::reports::Delivery;
+            let id = payload["run_id"].as_i64().ok_or_else(|| anyhow::anyhow!("payload without run_id"))?;
+            match services.report_deliver(id).await? {
+                Delivery::Sent { rows, recipients } => {
+                    tracing::info!(report.run = id, rows, recipients, "report delivered");
+                    Ok(())
+                }
+                Delivery::Skipped(why) => {
+                    tracing::info!(report.run = id, report.skipped = %why, "report not sent");
+                    Ok(())
+                }
+                Delivery::Failed(e) => Err(anyhow::anyhow!("report e-mail failed: {e}")),
             }
         })
     }

@@ -319,7 +319,7 @@ impl Services {
         }
     }
 
-    async fn load_principal(
+    pub(crate) async fn load_principal(
         &self,
         conn: &mut waterdesk_store::AnyConnection,
         user_id: i64,

@@ -25,11 +25,13 @@ pub mod events;
 pub mod import;
 pub mod import_runs;
 mod input;
+pub mod mail;
 pub mod order_views;
 pub mod orders;
 pub mod overview;
 pub mod plans;
 pub mod principal;
+pub mod reports;
 pub mod seed;
 pub mod seed_work;
 pub mod sheet;
@@ -62,6 +64,8 @@ pub struct Services {
     pub limits: attachments::AttachmentLimits,
     /// Contact registrations, committed in groups (ARCHITECTURE D17).
     pub(crate) contact_writes: waterdesk_store::Batcher<contacts::ContactWrites>,
+    /// Outgoing e-mail (scheduled reports).
+    pub mailer: Arc<dyn mail::Mailer>,
 }
 
 impl Services {
@@ -79,6 +83,7 @@ impl Services {
             imports: Default::default(),
             blobs: attachments::local_store(std::path::Path::new("data")),
             limits: Default::default(),
+            mailer: Arc::new(mail::NoMailer),
         }
     }
 
@@ -86,6 +91,12 @@ impl Services {
     pub fn with_blobs(mut self, blobs: Arc<dyn attachments::BlobStore>, limits: attachments::AttachmentLimits) -> Self {
         self.blobs = blobs;
         self.limits = limits;
+        self
+    }
+
+    /// Sends e-mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: Arc<dyn mail::Mailer>) -> Self {
+        self.mailer = mailer;
         self
     }
 

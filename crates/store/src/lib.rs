@@ -28,6 +28,7 @@ pub mod numbers;
 pub mod orders;
 pub mod params;
 pub mod plans;
+pub mod reports;
 pub mod roles;
 pub mod sessions;
 pub mod sql;

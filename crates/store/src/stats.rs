@@ -16,12 +16,63 @@ use sqlx::{AnyConnection, Row};
 use crate::sql::Sql;
 use crate::{StoreError, StoreResult, t, ts};
 
-/// Orders registered in `[from, to)`, in the handling units `units` (`None`: all).
+/// Orders registered in `[from, to)`, in the handling units `units` (`None`: all), and —
+/// when the lists are not empty — of these order types, categories, channels and sources
+/// (a custom report's filters, R-DATA-04).
 #[derive(Debug, Clone, Copy)]
 pub struct CohortFilter<'a> {
     pub from: jiff::Timestamp,
     pub to: jiff::Timestamp,
     pub units: Option<&'a [i64]>,
+    pub types: &'a [String],
+    pub categories: &'a [String],
+    pub channels: &'a [String],
+    pub sources: &'a [String],
+}
+
+impl<'a> CohortFilter<'a> {
+    /// Whether a loaded order passes the filter (for orders read by id).
+    pub fn keeps(&self, o: &OrderFactsRow) -> bool {
+        let within = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+        self.from <= o.registered_at
+            && o.registered_at < self.to
+            && self.units.is_none_or(|u| u.contains(&o.unit_id))
+            && within(self.types, &o.type_code)
+            && within(self.categories, &o.category)
+            && within(self.channels, &o.channel)
+            && within(self.sources, &o.source)
+    }
+
+    /// The filter on `order_facts`' own columns (everything but the time range).
+    fn push_facts(&self, q: &mut Sql) {
+        if let Some(units) = self.units {
+            crate::customers::push_in(q, " AND unit_id IN (", units);
+        }
+        push_in_text(q, " AND type_code IN (", self.types);
+        push_in_text(q, " AND category IN (", self.categories);
+        push_in_text(q, " AND channel IN (", self.channels);
+        push_in_text(q, " AND source IN (", self.sources);
+    }
+
+    /// Every order registered in `[from, to)` in `units`.
+    pub fn new(from: jiff::Timestamp, to: jiff::Timestamp, units: Option<&'a [i64]>) -> Self {
+        CohortFilter { from, to, units, types: &[], categories: &[], channels: &[], sources: &[] }
+    }
+}
+
+/// ` AND <column> IN (…)` unless `values` is empty (no filter).
+fn push_in_text(q: &mut Sql, prefix: &'static str, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    q.push(prefix);
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(v.clone());
+    }
+    q.push(")");
 }
 
 /// One order's facts as stored.
@@ -49,6 +100,8 @@ fn push_cohort(q: &mut Sql, f: &CohortFilter<'_>) {
     if let Some(units) = f.units {
         crate::customers::push_in(q, " AND o.unit_id IN (", units);
     }
+    push_in_text(q, " AND o.type_code IN (", f.types);
+    push_in_text(q, " AND o.category IN (", f.categories);
 }
 
 /// A page of the cohort, by ascending id after `after` (keyset paging), with each order's
@@ -62,6 +115,10 @@ pub async fn cohort_page(
 ) -> StoreResult<Vec<OrderFactsRow>> {
     let mut q = Sql::new(ORDERS);
     push_cohort(&mut q, f);
+    // Channel and source need the contact; the events query below does without them (the
+    // events of orders they leave out are skipped when merged).
+    push_in_text(&mut q, " AND COALESCE(c.channel, o.origin) IN (", f.channels);
+    push_in_text(&mut q, " AND COALESCE(c.source, o.origin) IN (", f.sources);
     q.push(" AND o.id > ").bind(after);
     q.push(" ORDER BY o.id LIMIT ").bind(limit);
     let rows = q.query().fetch_all(&mut *conn).await?;
@@ -288,9 +345,7 @@ pub async fn settled_sums(
     q.push(" FROM order_facts WHERE registered_at >= ");
     q.bind(t(f.from)).push(" AND registered_at < ").bind(t(f.to));
     q.push(" AND settled_at <= ").bind(t(at));
-    if let Some(units) = f.units {
-        crate::customers::push_in(&mut q, " AND unit_id IN (", units);
-    }
+    f.push_facts(&mut q);
     for (i, k) in keys.iter().enumerate() {
         q.push(if i == 0 { " GROUP BY " } else { ", " }).push(k);
     }
@@ -328,7 +383,8 @@ pub async fn settled_sums(
 
 /// The orders of the cohort that [`settled_sums`] does not count and must be replayed:
 /// those without current facts (open, or changed since; through the partial index
-/// `work_orders_facts_due`) and those settled only after `at`.
+/// `work_orders_facts_due`) and those settled only after `at`. Channel and source are not
+/// filtered for the former (they need the contact): check [`CohortFilter::keeps`].
 pub async fn unsettled_ids(
     conn: &mut AnyConnection,
     f: &CohortFilter<'_>,
@@ -338,9 +394,7 @@ pub async fn unsettled_ids(
     push_cohort(&mut q, f);
     q.push(" UNION ALL SELECT order_id FROM order_facts WHERE settled_at > ").bind(t(at));
     q.push(" AND registered_at >= ").bind(t(f.from)).push(" AND registered_at < ").bind(t(f.to));
-    if let Some(units) = f.units {
-        crate::customers::push_in(&mut q, " AND unit_id IN (", units);
-    }
+    f.push_facts(&mut q);
     let rows = q.query().fetch_all(&mut *conn).await?;
     let mut ids = rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<Vec<_>, _>>()?;
     ids.sort_unstable();

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod orders;
 pub mod plans;
+pub mod reports;
 pub mod stats;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,7 +41,7 @@ integration token `wdt_…`).",
         (name = "contacts", description = "Contacts (来电/来件), CTI events and screen pop, agent extensions, daily interface"),
         (name = "campaigns", description = "Outbound campaigns and call lists, SMS outbox, QA scoring, evaluations"),
         (name = "orders", description = "Work orders: types and workflows, registration, transitions, history"),
-        (name = "stats", description = "Service indicators and quick counts"),
+        (name = "stats", description = "Service indicators, quick counts, custom reports (saved, shared, scheduled, Excel)"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -80,6 +81,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(attachments::router())
             .merge(dispatch::router())
             .merge(plans::router())
+            .merge(reports::router())
             .merge(stats::router()),
     )
 }

@@ -13,6 +13,7 @@ pub mod field;
 pub mod order_types;
 pub mod orders;
 pub mod plans;
+pub mod reports;
 pub mod stats;
 
 use askama::Template;
@@ -117,6 +118,13 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/docs"),
     ("GET", "/dispatch"),
     ("GET", "/stats"),
+    ("GET", "/reports"),
+    ("POST", "/reports"),
+    ("GET", "/reports/{id}"),
+    ("POST", "/reports/{id}"),
+    ("POST", "/reports/{id}/delete"),
+    ("GET", "/reports/{id}/export.xlsx"),
+    ("GET", "/reports/{id}/print"),
     ("GET", "/m"),
     ("GET", "/m/orders/{id}"),
     ("GET", "/m/manifest.webmanifest"),
@@ -145,6 +153,7 @@ pub fn router() -> Router<AppState> {
         .merge(order_types::router())
         .merge(orders::router())
         .merge(plans::router())
+        .merge(reports::router())
         .merge(stats::router())
 }
 
@@ -203,6 +212,7 @@ pub mod icon {
     pub const CLOCK: &str = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 5h-2v6l5 3 1-1.7-4-2.3z";
     pub const LOCK: &str = "M6 10V7a6 6 0 0 1 12 0v3h1v11H5V10zm2 0h8V7a4 4 0 0 0-8 0z";
     pub const SCROLL: &str = "M5 3h11l3 3v15H5zm3 5v2h8V8zm0 4v2h8v-2zm0 4v2h5v-2z";
+    pub const CHART: &str = "M3 3h2v16h16v2H3zm4 10h3v5H7zm5-5h3v10h-3zm5-4h3v14h-3z";
     pub const CLIPBOARD: &str = "M5 4h4v2h6V4h4v18H5zm2 2v14h10V6h-2v2H9V6zm3-4h4v3h-4zm-1 9h6v2H9zm0 4h6v2H9z";
     pub const CODE: &str = "M8 6 2 12l6 6 1.4-1.4L4.8 12l4.6-4.6zm8 0-1.4 1.4 4.6 4.6-4.6 4.6L16 18l6-6z";
 }
@@ -362,6 +372,7 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::REPORT_READ) {
         main.push(item("/stats", "nav.stats", icon::CLIPBOARD));
+        main.push(item("/reports", "nav.reports", icon::CHART));
     }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
         main.push(item("/api/docs", "nav.api_docs", icon::CODE));
