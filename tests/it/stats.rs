@@ -346,6 +346,29 @@ backend_test!(indicators_over_the_database, |backend| async move {
     };
     assert_eq!(stored_for(vec![a, b, c, d, e, f, g, h]).await, vec![a, b, d, e], "the settled ones");
     same_as_compute("stored facts").await;
+    // A custom report's filters (R-DATA-04) select the same orders from stored facts and
+    // from the replayed rest: repairs from the hotline, and everything but them.
+    let sup = as_user(&app, "supervisor").await;
+    for (types, channels) in [(vec!["repair"], vec!["hotline"]), (vec!["maintenance", "consultation"], vec![])] {
+        let f = waterdesk_services::stats::Filters {
+            types: types.iter().map(|t| t.to_string()).collect(),
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        };
+        let by = parse_group_by("unit,day").unwrap();
+        let asof = at("2026-07-02T00:00:00Z");
+        let got = s.indicators_filtered(&sup, cohort.from, cohort.to, Some(asof), by, &f).await.unwrap();
+        let kept: Vec<_> = facts
+            .iter()
+            .filter(|o| types.contains(&o.keys.order_type.as_str()))
+            .filter(|o| channels.is_empty() || channels.contains(&o.keys.channel.as_str()))
+            .cloned()
+            .collect();
+        let want: Vec<IndicatorRow> =
+            kpi::compute(&kept, cohort, asof, by, &s.tz).into_iter().map(|(k, i)| IndicatorRow::new(k, i)).collect();
+        assert!(!want.is_empty());
+        assert_eq!(serde_json::to_value(&got).unwrap(), serde_json::to_value(&want).unwrap(), "{types:?} {channels:?}");
+    }
     // New deadlines for repairs: their stored facts are forgotten, replayed with the new
     // deadlines meanwhile, and stored again with the same result.
     let admin = as_user(&app, "admin").await;
