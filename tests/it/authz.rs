@@ -223,6 +223,11 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::GET, "/api/v1/evaluations/agents", AnyOf(&[perm::CONTACT_QA, perm::REPORT_READ]), none),
         (Method::GET, "/api/v1/stats/indicators", Perm(perm::REPORT_READ), none),
         (Method::GET, "/api/v1/stats/quick", Perm(perm::REPORT_READ), none),
+        (Method::GET, "/api/v1/stats/dashboard", Perm(perm::REPORT_READ), none),
+        // R-DATA-06: the customer's progress look-up needs no sign-in (rate-limited instead).
+        (Method::POST, "/api/v1/public/progress", Public, |_| {
+            Some(json!({"number": "WO20260101-000001", "phone_last4": "1234"}))
+        }),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }
@@ -356,6 +361,8 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/campaigns/{id}/assign", Perm(perm::CAMPAIGN_MANAGE)),
         ("POST", "/campaigns/{id}/close", Perm(perm::CAMPAIGN_MANAGE)),
         ("GET", "/stats", Perm(perm::REPORT_READ)),
+        ("GET", "/dashboard", Perm(perm::REPORT_READ)),
+        ("GET", "/progress", Public),
         ("GET", "/orders", Perm(perm::ORDER_READ)),
         ("POST", "/orders", Perm(perm::ORDER_CREATE)),
         ("GET", "/orders/new", Perm(perm::ORDER_CREATE)),

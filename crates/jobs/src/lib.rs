@@ -61,6 +61,8 @@ pub struct WorkerConfig {
     pub sla_scan: Duration,
     /// How often the scheduler of recurring plans runs (R-WO-12).
     pub plan_scan: Duration,
+    /// How often open dashboards are told of new orders and contacts (`stats.changed`).
+    pub stats_pulse: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -73,6 +75,7 @@ impl Default for WorkerConfig {
             backoff_base: jiff::SignedDuration::from_secs(5),
             sla_scan: Duration::from_secs(15),
             plan_scan: Duration::from_secs(60),
+            stats_pulse: Duration::from_secs(3),
         }
     }
 }
@@ -187,6 +190,9 @@ impl Worker {
         sla_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut plan_scan = tokio::time::interval(self.cfg.plan_scan);
         plan_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stats_pulse = tokio::time::interval(self.cfg.stats_pulse);
+        stats_pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stamp = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -213,6 +219,12 @@ impl Worker {
                             Ok(_) => break,
                             Err(e) => { tracing::error!(error = %e, "escalation watcher round failed"); break; }
                         }
+                    }
+                }
+                _ = stats_pulse.tick() => {
+                    // Live refresh of the dashboards (R-DATA-07): one cheap look per tick.
+                    if let Err(e) = self.services.stats_pulse(&mut stamp).await {
+                        tracing::warn!(error = %e, "stats pulse failed");
                     }
                 }
                 _ = plan_scan.tick() => {
@@ -248,8 +260,10 @@ impl Job for PurgeSessions {
             let before = services.now() - jiff::SignedDuration::from_hours(24);
             let mut tx = services.db.begin().await?;
             let n = waterdesk_store::sessions::purge(&mut tx, before).await?;
+            // Rate-limit windows that ended more than a day ago (the longest is an hour).
+            let counters = waterdesk_store::rate_limits::purge(&mut tx, before.as_second()).await?;
             tx.commit().await?;
-            tracing::info!(sessions.purged = n, "purged old sessions");
+            tracing::info!(sessions.purged = n, rate_limits.purged = counters, "purged old sessions and counters");
             Ok(())
         })
     }

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod customers;
+pub mod dashboard;
 pub mod dispatch;
 pub mod duplicates;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod orders;
 pub mod overview;
 pub mod plans;
 pub mod principal;
+pub mod progress;
 pub mod seed;
 pub mod seed_work;
 pub mod sheet;
@@ -60,6 +62,10 @@ pub struct Services {
     /// Where attachment bytes live.
     pub blobs: Arc<dyn attachments::BlobStore>,
     pub limits: attachments::AttachmentLimits,
+    /// Supervisor dashboards computed recently, per data scope.
+    pub dashboards: dashboard::DashboardCache,
+    /// Limits of the public progress look-up.
+    pub progress_limits: progress::ProgressLimits,
 }
 
 impl Services {
@@ -75,6 +81,8 @@ impl Services {
             imports: Default::default(),
             blobs: attachments::local_store(std::path::Path::new("data")),
             limits: Default::default(),
+            dashboards: Default::default(),
+            progress_limits: Default::default(),
         }
     }
 

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         script: include_str!("../migrations/0012_dispatch_indexes.sql"),
     },
     Migration { version: 13, name: "quick_counts", script: include_str!("../migrations/0013_quick_counts.sql") },
+    Migration {
+        version: 16,
+        name: "dashboard_progress",
+        script: include_str!("../migrations/0016_dashboard_progress.sql"),
+    },
 ];
 
 /// What `run` did.

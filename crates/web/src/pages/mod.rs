@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod console;
 pub mod contacts;
 pub mod customers;
+pub mod dashboard;
 pub mod dispatch;
 pub mod field;
 pub mod order_types;
@@ -117,6 +118,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/docs"),
     ("GET", "/dispatch"),
     ("GET", "/stats"),
+    ("GET", "/dashboard"),
+    ("GET", "/progress"),
     ("GET", "/m"),
     ("GET", "/m/orders/{id}"),
     ("GET", "/m/manifest.webmanifest"),
@@ -146,6 +149,7 @@ pub fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(plans::router())
         .merge(stats::router())
+        .merge(dashboard::router())
 }
 
 /// A name in the page's language: the English one when it is wanted and exists.
@@ -204,6 +208,7 @@ pub mod icon {
     pub const LOCK: &str = "M6 10V7a6 6 0 0 1 12 0v3h1v11H5V10zm2 0h8V7a4 4 0 0 0-8 0z";
     pub const SCROLL: &str = "M5 3h11l3 3v15H5zm3 5v2h8V8zm0 4v2h8v-2zm0 4v2h5v-2z";
     pub const CLIPBOARD: &str = "M5 4h4v2h6V4h4v18H5zm2 2v14h10V6h-2v2H9V6zm3-4h4v3h-4zm-1 9h6v2H9zm0 4h6v2H9z";
+    pub const CHART: &str = "M3 3h2v16h16v2H3zm4 10h3v5H7zm5-6h3v11h-3zm5 3h3v8h-3z";
     pub const CODE: &str = "M8 6 2 12l6 6 1.4-1.4L4.8 12l4.6-4.6zm8 0-1.4 1.4 4.6 4.6-4.6 4.6L16 18l6-6z";
 }
 
@@ -361,6 +366,7 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
         main.push(item("/m", "nav.field", icon::PHONE));
     }
     if p.has(perm::REPORT_READ) {
+        main.push(item("/dashboard", "nav.supervisor", icon::CHART));
         main.push(item("/stats", "nav.stats", icon::CLIPBOARD));
     }
     if !p.has(perm::PORTAL_SELF) || p.permissions.len() > 1 {
