@@ -58,8 +58,7 @@ async fn unit_x(app: &TestApp) -> (i64, Principal) {
     };
     s.user_create(&sys, &input, &ctx).await.unwrap();
     let mut tx = s.db.begin().await.unwrap();
-    sqlx::query("UPDATE users SET must_change_password = $1 WHERE username = 'sup_x'")
-        .bind(false)
+    sqlx::query("UPDATE users SET must_change_password = 0 WHERE username = 'sup_x'")
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -322,7 +321,14 @@ backend_test!(dashboard_hears_changes_live, |backend| async move {
     let mut worker = worker;
     let s = app.services().clone();
     let agent = as_user(&app, "agent").await;
-    let input = ContactInput { category: "consultation".into(), content: "咨询".into(), ..Default::default() };
+    let input = ContactInput {
+        channel: "hotline".into(),
+        direction: "inbound".into(),
+        source: "customer".into(),
+        category: "consultation".into(),
+        content: "咨询".into(),
+        ..Default::default()
+    };
     let mut seen = String::new();
     for _ in 0..8 {
         s.contact_create(&agent, &input, &AuditCtx::cli("test")).await.unwrap();
@@ -333,6 +339,7 @@ backend_test!(dashboard_hears_changes_live, |backend| async move {
         }
     }
     assert!(!seen.contains("stats.changed"), "{seen}");
+    drop(worker); // an open stream would hold the server's graceful shutdown
     app.stop().await;
 });
 

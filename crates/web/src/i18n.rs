@@ -392,13 +392,13 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("error.password_change_required", "请先修改密码。", "You must change your password first."),
     ("error.payload_too_large", "请求体过大。", "The request body is too large."),
+    ("error.progress_not_found", "未查到该编号，或手机号后四位不符。请核对后重试。", "No order or contact with this number and these phone digits. Please check and try again."),
+    ("error.rate_limited", "查询过于频繁，请稍后再试。", "Too many requests; please try again later."),
     (
         "error.separation_of_duties",
         "三员分立：同一用户不能同时拥有系统、安全、审计管理权限。",
         "Separation of duties: one user cannot combine system, security and audit administration.",
     ),
-    ("error.progress_not_found", "未查到该编号，或手机号后四位不符。请核对后重试。", "No order or contact with this number and these phone digits. Please check and try again."),
-    ("error.rate_limited", "查询过于频繁，请稍后再试。", "Too many requests; please try again later."),
     ("error.session_expired", "会话已过期，请重新登录。", "Your session expired. Please sign in again."),
     ("error.timeout", "请求超时。", "The request timed out."),
     (
