@@ -16,7 +16,16 @@ const browser = await chromium.launch({
 const errors = [];
 function watch(page, who) {
   page.on('pageerror', (e) => errors.push(who + ' page error: ' + e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(who + ' console: ' + m.text()); });
+  // Failed loads are reported with their address below (the console's message has none);
+  // the browser's own request for /favicon.ico is not the page's.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(who + ' console: ' + m.text());
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico') && !r.url().endsWith('/api/v1/public/progress')) {
+      errors.push(who + ' ' + r.status() + ' ' + r.url());
+    }
+  });
   page.on('requestfailed', (r) => {
     // The event stream is cut when the page closes; anything else is an error.
     if (!r.url().includes('/events/stream')) errors.push(who + ' request failed: ' + r.url());
@@ -54,7 +63,7 @@ try {
   // A refresh redraws without errors.
   const before = Number(await page.$eval('[data-dash-root]', (r) => r.dataset.rendered));
   await page.evaluate(() => window.dispatchEvent(new Event('resize')));
-  await page.screenshot({ path: shots + '/supervisor-dashboard.png' });
+  await page.screenshot({ path: shots + '/supervisor-dashboard.png', fullPage: true });
   console.log('dashboard rendered ' + before + ' time(s); figures ' + stats.join(' / ') + '; ' + repairs.trim());
 
   // English.

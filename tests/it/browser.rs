@@ -191,6 +191,12 @@ async fn supervisor_dashboard_and_progress_lookup() {
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser test failed:\n{log}");
     assert!(log.contains("OK dashboard"), "{log}");
-    eprintln!("{}", log.lines().filter(|l| l.starts_with("dashboard rendered") || l.starts_with("progress")).collect::<Vec<_>>().join("\n"));
+    eprintln!(
+        "{}",
+        log.lines()
+            .filter(|l| l.starts_with("dashboard rendered") || l.starts_with("progress"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     app.stop().await;
 }

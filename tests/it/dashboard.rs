@@ -58,10 +58,7 @@ async fn unit_x(app: &TestApp) -> (i64, Principal) {
     };
     s.user_create(&sys, &input, &ctx).await.unwrap();
     let mut tx = s.db.begin().await.unwrap();
-    sqlx::query("UPDATE users SET must_change_password = 0 WHERE username = 'sup_x'")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query("UPDATE users SET must_change_password = 0 WHERE username = 'sup_x'").execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
     let dispatcher = as_user(app, "dispatcher").await;
     let mut p = Principal::system();
@@ -96,7 +93,14 @@ struct Maker<'a> {
 }
 
 impl Maker<'_> {
-    async fn order(&self, type_code: &str, category: &str, pos: Option<(f64, f64)>, contact: Option<i64>, when: &str) -> i64 {
+    async fn order(
+        &self,
+        type_code: &str,
+        category: &str,
+        pos: Option<(f64, f64)>,
+        contact: Option<i64>,
+        when: &str,
+    ) -> i64 {
         self.app.clock.set(at(when));
         let input = OrderInput {
             type_code: type_code.into(),
@@ -284,12 +288,7 @@ backend_test!(dashboard_figures_scope_and_cache, |backend| async move {
 backend_test!(dashboard_hears_changes_live, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let token = app.token("supervisor").await;
-    let stream = TestApp::client()
-        .get(app.url("/api/v1/events/stream"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let stream = TestApp::client().get(app.url("/api/v1/events/stream")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     // New contacts keep coming until the pulse (every 3 s) has seen one after it started.
     let s = app.services().clone();
@@ -332,9 +331,7 @@ backend_test!(dashboard_hears_changes_live, |backend| async move {
     let mut seen = String::new();
     for _ in 0..8 {
         s.contact_create(&agent, &input, &AuditCtx::cli("test")).await.unwrap();
-        if let Ok(Ok(Some(chunk))) =
-            tokio::time::timeout(std::time::Duration::from_millis(600), worker.chunk()).await
-        {
+        if let Ok(Ok(Some(chunk))) = tokio::time::timeout(std::time::Duration::from_millis(600), worker.chunk()).await {
             seen.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
@@ -412,7 +409,8 @@ backend_test!(progress_lookup_shows_only_the_progress, |backend| async move {
     m.step(id, "start", &[], &t(30)).await;
     let (_, v, _) = lookup(&app, "198.51.100.1", q(&no, "0001")).await;
     assert_eq!(v["stage"], "on_site");
-    m.step(id, "complete", &[("cause", "pipe_leak"), ("solution", "repaired"), ("note", "内部备注：张伟")], &t(60)).await;
+    m.step(id, "complete", &[("cause", "pipe_leak"), ("solution", "repaired"), ("note", "内部备注：张伟")], &t(60))
+        .await;
     m.step(id, "verify", &[], &t(70)).await;
     let (_, v, _) = lookup(&app, "198.51.100.1", q(&no, "0001")).await;
     assert_eq!((v["stage"].as_str(), v.get("reply")), (Some("handled"), None), "no reply before conclusion");
@@ -526,10 +524,11 @@ backend_test!(progress_lookup_rate_limited_per_address, |backend| async move {
     assert_eq!(st, StatusCode::NOT_FOUND);
     // Rate-limited requests are not written to the audit log one by one.
     let mut conn = app.services().db.read().await.unwrap();
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE path = '/api/v1/public/progress' AND status = 429")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE path = '/api/v1/public/progress' AND status = 429")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
     assert_eq!(n, 0);
     app.stop().await;
 });
@@ -567,11 +566,36 @@ backend_test!(progress_lookup_bad_input, |backend| async move {
     let app = TestApp::spawn_with(backend, |s| s.server.trust_forwarded_for = true).await;
     let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
         ("198.18.0.1", json!({"number": "WO20260601-000001"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        ("198.18.0.2", json!({"number": "x", "phone_last4": "1234"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        ("198.18.0.3", json!({"number": "", "phone_last4": "1234"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        ("198.18.0.4", json!({"number": "WO20260601-000001", "phone_last4": "12a4"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        ("198.18.0.5", json!({"number": "WO20260601-000001", "phone_last4": "12345"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        ("198.18.0.6", json!({"number": "WO20260601-000001", "phone_last4": "1234", "name": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (
+            "198.18.0.2",
+            json!({"number": "x", "phone_last4": "1234"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "198.18.0.3",
+            json!({"number": "", "phone_last4": "1234"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "198.18.0.4",
+            json!({"number": "WO20260601-000001", "phone_last4": "12a4"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "198.18.0.5",
+            json!({"number": "WO20260601-000001", "phone_last4": "12345"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            "198.18.0.6",
+            json!({"number": "WO20260601-000001", "phone_last4": "1234", "name": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
         ("198.18.0.7", json!({"number": 5, "phone_last4": "1234"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         ("198.18.0.8", json!([1, 2]), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
     ];
@@ -611,7 +635,14 @@ backend_test!(progress_lookup_bad_input, |backend| async move {
     // the session is not used.
     let mut web = crate::helpers::Web::new(&app);
     web.login("agent", &app.password("agent")).await;
-    let r = web.client.post(app.url("/api/v1/public/progress")).header("x-forwarded-for", "198.18.1.5").json(&q("WO20200101-000001", "1234")).send().await.unwrap();
+    let r = web
+        .client
+        .post(app.url("/api/v1/public/progress"))
+        .header("x-forwarded-for", "198.18.1.5")
+        .json(&q("WO20200101-000001", "1234"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.stop().await;
 });

@@ -246,7 +246,8 @@ impl Services {
             rows.into_iter().filter_map(|r| Some((r.period?, r.exact))).collect();
         let mut out = Vec::with_capacity(DAYS as usize);
         for back in (0..DAYS).rev() {
-            let day = today.checked_sub(jiff::Span::new().days(back)).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let day =
+                today.checked_sub(jiff::Span::new().days(back)).map_err(|e| ServiceError::Internal(e.to_string()))?;
             let key = day.to_string();
             let i = by_day.get(&key).cloned().unwrap_or_default();
             out.push(TrendDay {

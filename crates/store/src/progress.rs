@@ -13,8 +13,10 @@ pub async fn order_id_by_no(conn: &mut AnyConnection, no: &str) -> StoreResult<O
 
 /// The last four digits of every phone of a customer.
 pub async fn customer_last4(conn: &mut AnyConnection, customer_id: i64) -> StoreResult<Vec<String>> {
-    let rows =
-        sqlx::query("SELECT last4 FROM customer_phones WHERE customer_id = $1").bind(customer_id).fetch_all(conn).await?;
+    let rows = sqlx::query("SELECT last4 FROM customer_phones WHERE customer_id = $1")
+        .bind(customer_id)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(|r| r.try_get("last4").map_err(Into::into)).collect()
 }
 

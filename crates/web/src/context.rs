@@ -29,7 +29,7 @@ fn is_unsafe(m: &Method) -> bool {
 /// one set the header, e.g. nginx `proxy_set_header X-Forwarded-For $remote_addr`).
 fn client_ip(req: &Request, trust_xff: bool) -> String {
     if trust_xff
-        && let Some(v) = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).last()
+        && let Some(v) = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back()
         && let Some(last) = v.rsplit(',').next().map(str::trim).filter(|s| !s.is_empty())
     {
         return last.chars().take(64).collect();
@@ -202,7 +202,11 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         return render_error(&ctx, status, info);
     }
     if (status.is_client_error() || status.is_server_error()) && resp.body().size_hint().exact() == Some(0) {
-        return render_error(&ctx, status, ErrorInfo { code: code_for_status(status), field: None, detail: None, retry_after: None });
+        return render_error(
+            &ctx,
+            status,
+            ErrorInfo { code: code_for_status(status), field: None, detail: None, retry_after: None },
+        );
     }
     resp
 }

@@ -392,7 +392,11 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("error.password_change_required", "请先修改密码。", "You must change your password first."),
     ("error.payload_too_large", "请求体过大。", "The request body is too large."),
-    ("error.progress_not_found", "未查到该编号，或手机号后四位不符。请核对后重试。", "No order or contact with this number and these phone digits. Please check and try again."),
+    (
+        "error.progress_not_found",
+        "未查到该编号，或手机号后四位不符。请核对后重试。",
+        "No order or contact with this number and these phone digits. Please check and try again.",
+    ),
     ("error.rate_limited", "查询过于频繁，请稍后再试。", "Too many requests; please try again later."),
     (
         "error.separation_of_duties",
@@ -743,7 +747,11 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("plan.title", "周期计划", "Recurring plans"),
     ("plan.years", "表龄不少于(年)", "Meters at least (years) old"),
     ("plan.years_short", "年", "years"),
-    ("progress.hint", "输入工单号（WO开头）或热线编号（C开头），以及登记时所留手机号的后四位。", "Enter the order number (WO…) or contact number (C…) and the last four digits of the phone number you gave us."),
+    (
+        "progress.hint",
+        "输入工单号（WO开头）或热线编号（C开头），以及登记时所留手机号的后四位。",
+        "Enter the order number (WO…) or contact number (C…) and the last four digits of the phone number you gave us.",
+    ),
     ("progress.hotline", "服务热线", "Hotline"),
     ("progress.last4", "手机号后四位", "Last four digits of your phone"),
     ("progress.milestone.accepted", "已受理", "Accepted"),
