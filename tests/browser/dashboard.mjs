@@ -88,6 +88,8 @@ try {
   const stage = (await p.textContent('[data-testid=progress-stage]')).trim();
   check(stage === process.env.PROGRESS_STAGE, 'stage shown: ' + stage + ' (expected ' + process.env.PROGRESS_STAGE + ')');
   check((await p.textContent('[data-progress-result]')).includes(process.env.PROGRESS_NUMBER), 'the number');
+  const firstTime = (await p.textContent('.progress-steps li .when')).trim();
+  check(firstTime === process.env.PROGRESS_REGISTERED, 'registered at ' + firstTime + ' (expected ' + process.env.PROGRESS_REGISTERED + ')');
   const width = await p.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 390, 'fits a phone (' + width + ' px)');
   await p.screenshot({ path: shots + '/progress-phone.png', fullPage: true });

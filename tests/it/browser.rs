@@ -163,12 +163,14 @@ async fn supervisor_dashboard_and_progress_lookup() {
         started.elapsed().as_secs_f64()
     );
     let (number, last4) = example.expect("a demo order with a customer's phone");
-    let stage = {
+    let (stage, registered) = {
         let mut c = app.services().db.read().await.unwrap();
         let id = waterdesk_store::progress::order_id_by_no(&mut c, &number).await.unwrap().unwrap();
         let o = waterdesk_store::orders::get(&mut c, id).await.unwrap().unwrap();
         let code = waterdesk_services::progress::customer_stage(&o.state);
-        waterdesk_web::i18n::Lang::Zh.t(&format!("progress.stage.{code}")).to_string()
+        // Shown in the utility's zone whatever the browser's (headless Chromium: UTC).
+        let local = o.created_at.to_zoned(app.services().tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+        (waterdesk_web::i18n::Lang::Zh.t(&format!("progress.stage.{code}")).to_string(), local)
     };
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -182,6 +184,7 @@ async fn supervisor_dashboard_and_progress_lookup() {
             .env("PROGRESS_NUMBER", number)
             .env("PROGRESS_LAST4", last4)
             .env("PROGRESS_STAGE", stage)
+            .env("PROGRESS_REGISTERED", registered)
             .env("SHOTS", shots)
             .output()
     })

@@ -8,11 +8,12 @@
   const box = document.querySelector('[data-progress-result]');
   const err = document.querySelector('[data-progress-error]');
   const f = (k) => box.querySelector('[data-f="' + k + '"]');
-  const when = (iso) => {
-    const d = new Date(iso);
-    const p = (n) => String(n).padStart(2, '0');
-    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes());
-  };
+  // YYYY-MM-DD HH:MM in the utility's zone (the customer may be elsewhere).
+  let fmt = null;
+  try {
+    fmt = new Intl.DateTimeFormat('sv-SE', { timeZone: form.dataset.tz || undefined, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  } catch (_) { fmt = new Intl.DateTimeFormat('sv-SE', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }); }
+  const when = (iso) => fmt.format(new Date(iso));
 
   function show(r) {
     f('number').textContent = r.number;

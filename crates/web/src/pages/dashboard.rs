@@ -99,6 +99,8 @@ pub struct ProgressPage {
     lang: Lang,
     hotline: String,
     org_name: String,
+    /// The utility's time zone (IANA name): times are shown as the utility tells them.
+    tz: String,
 }
 
 impl ProgressPage {
@@ -112,5 +114,6 @@ async fn progress_page(State(st): State<AppState>, ctx: Ctx) -> Response {
     let s = st.services();
     let org_name = s.param_value("org.name").await.ok().flatten().unwrap_or_default();
     let hotline = s.param_value("org.hotline").await.ok().flatten().unwrap_or_default();
-    html(&ProgressPage { lang: ctx.0.lang, hotline, org_name })
+    let tz = s.tz.iana_name().unwrap_or("Asia/Shanghai").to_string();
+    html(&ProgressPage { lang: ctx.0.lang, hotline, org_name, tz })
 }
