@@ -66,6 +66,17 @@ try {
   await page.screenshot({ path: shots + '/supervisor-dashboard.png', fullPage: true });
   console.log('dashboard rendered ' + before + ' time(s); figures ' + stats.join(' / ') + '; ' + repairs.trim());
 
+  // A phone: one column, nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(base + '/dashboard');
+  await page.waitForSelector('[data-chart=categories] canvas');
+  const phoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(phoneWidth <= 390, 'the dashboard fits a phone (' + phoneWidth + ' px)');
+  const chartWidth = await page.$eval('[data-chart=trend] canvas', (c) => c.getBoundingClientRect().width);
+  check(chartWidth > 250 && chartWidth <= 390, 'the trend spans the phone (' + chartWidth + ' px)');
+  await page.screenshot({ path: shots + '/supervisor-dashboard-phone.png' });
+  await page.setViewportSize({ width: 1280, height: 1000 });
+
   // English.
   await page.goto(base + '/lang/en?next=/dashboard');
   await page.waitForSelector('[data-chart=trend] canvas');

@@ -818,7 +818,6 @@ pub static CATALOGUE: &[(&str, &str, &str)] = &[
     ("sup.top_categories", "近30天工单类别 TOP10", "Top 10 order categories, last 30 days"),
     ("sup.trend", "近30天处理及时率与满意率", "Timeliness and satisfaction, last 30 days"),
     ("sup.trend_hint", "按工单登记日统计", "by day of registration"),
-    ("sup.uncategorised", "未分类", "Uncategorised"),
     ("sup.updated", "更新于", "Updated"),
     ("token.created", "创建时间", "Created"),
     ("token.last_used", "最近使用", "Last used"),

@@ -48,7 +48,6 @@ const TEXTS: &[&str] = &[
     "sup.updated",
     "sup.repairs",
     "sup.no_data",
-    "sup.uncategorised",
 ];
 
 async fn dashboard_page(
