@@ -184,6 +184,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for (u, p, r) in &running.report.demo_logins {
                     println!("  {u:<12} {p:<18} {r}");
                 }
+                // A year of history, so that statistics and the dashboard show something.
+                let (h, example) = running.services.seed_demo_history().await?;
+                println!(
+                    "\nDemo history: {} orders and {} contacts over the last 12 months ({:.1} s).",
+                    h.orders, h.contacts, h.seconds
+                );
+                println!("  supervisor dashboard: {url}/dashboard  (sign in as `supervisor`)");
+                match example {
+                    Some((no, last4)) => {
+                        println!("  progress look-up:     {url}/progress  (no sign-in; try {no} with {last4})")
+                    }
+                    None => println!("  progress look-up:     {url}/progress  (no sign-in)"),
+                }
             } else if demo && cli.data_dir.join("demo-logins.txt").exists() {
                 println!("\nDemo logins: see {}", cli.data_dir.join("demo-logins.txt").display());
             }

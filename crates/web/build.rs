@@ -10,6 +10,7 @@ const FILES: &[(&str, &str)] = &[
     ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-bundle.js"),
     ("leaflet/dist/leaflet.js", "leaflet.js"),
     ("leaflet/dist/leaflet.css", "leaflet.css"),
+    ("echarts/dist/echarts.min.js", "echarts.min.js"),
 ];
 
 fn main() {

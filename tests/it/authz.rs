@@ -236,6 +236,11 @@ fn api_routes() -> Vec<ApiRoute> {
         (Method::POST, "/api/v1/reports/preview", Perm(perm::REPORT_READ), |_| {
             Some(json!({"definition": report_body()["definition"].clone()}))
         }),
+        (Method::GET, "/api/v1/stats/dashboard", Perm(perm::REPORT_READ), none),
+        // R-DATA-06: the customer's progress look-up needs no sign-in (rate-limited instead).
+        (Method::POST, "/api/v1/public/progress", Public, |_| {
+            Some(json!({"number": "WO20260101-000001", "phone_last4": "1234"}))
+        }),
         (Method::POST, "/api/v1/announcements", Perm(perm::ADMIN_ANNOUNCE), |_| Some(json!({"message": "矩阵测试"}))),
     ]
 }
@@ -381,6 +386,8 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("POST", "/reports/{id}/delete", Perm(perm::REPORT_READ)),
         ("GET", "/reports/{id}/export.xlsx", AllOf(&[perm::REPORT_READ, perm::REPORT_EXPORT])),
         ("GET", "/reports/{id}/print", Perm(perm::REPORT_READ)),
+        ("GET", "/dashboard", Perm(perm::REPORT_READ)),
+        ("GET", "/progress", Public),
         ("GET", "/orders", Perm(perm::ORDER_READ)),
         ("POST", "/orders", Perm(perm::ORDER_CREATE)),
         ("GET", "/orders/new", Perm(perm::ORDER_CREATE)),

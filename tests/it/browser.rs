@@ -207,3 +207,64 @@ async fn report_build_export_and_print() {
     eprintln!("report totals {want:?}");
     app.stop().await;
 }
+
+// Issue 6 (R-DATA-06/07): the supervisor's dashboard over the demo's year of history —
+// charts drawn, no console errors — and a customer's progress look-up on a phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_dashboard_and_progress_lookup() {
+    let Some(chromium) = browser_available() else {
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // What `serve --demo` adds on its first start.
+    let started = std::time::Instant::now();
+    let (history, example) = app.services().seed_demo_history().await.unwrap();
+    eprintln!(
+        "demo history: {} orders, {} contacts, {} events in {:.1} s (debug build)",
+        history.orders,
+        history.contacts,
+        history.events,
+        started.elapsed().as_secs_f64()
+    );
+    let (number, last4) = example.expect("a demo order with a customer's phone");
+    let (stage, registered) = {
+        let mut c = app.services().db.read().await.unwrap();
+        let id = waterdesk_store::progress::order_id_by_no(&mut c, &number).await.unwrap().unwrap();
+        let o = waterdesk_store::orders::get(&mut c, id).await.unwrap().unwrap();
+        let code = waterdesk_services::progress::customer_stage(&o.state);
+        // Shown in the utility's zone whatever the browser's (headless Chromium: UTC).
+        let local = o.created_at.to_zoned(app.services().tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+        (waterdesk_web::i18n::Lang::Zh.t(&format!("progress.stage.{code}")).to_string(), local)
+    };
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (base, password) = (app.base.clone(), app.password("supervisor"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.mjs"))
+            .env("BASE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("SUP_PASSWORD", password)
+            .env("PROGRESS_NUMBER", number)
+            .env("PROGRESS_LAST4", last4)
+            .env("PROGRESS_STAGE", stage)
+            .env("PROGRESS_REGISTERED", registered)
+            .env("SHOTS", shots)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    assert!(log.contains("OK dashboard"), "{log}");
+    eprintln!(
+        "{}",
+        log.lines()
+            .filter(|l| l.starts_with("dashboard rendered") || l.starts_with("progress"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    app.stop().await;
+}

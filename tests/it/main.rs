@@ -19,6 +19,7 @@ mod campaigns;
 mod cli;
 mod contacts;
 mod customers;
+mod dashboard;
 mod dispatch;
 mod duplicates;
 mod escalation;

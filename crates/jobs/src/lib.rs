@@ -66,6 +66,8 @@ pub struct WorkerConfig {
     pub facts_scan: Duration,
     /// How often scheduled reports are looked for (R-DATA-04).
     pub report_scan: Duration,
+    /// How often open dashboards are told of new orders and contacts (`stats.changed`).
+    pub stats_pulse: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -80,6 +82,7 @@ impl Default for WorkerConfig {
             plan_scan: Duration::from_secs(60),
             facts_scan: Duration::from_secs(30),
             report_scan: Duration::from_secs(60),
+            stats_pulse: Duration::from_secs(3),
         }
     }
 }
@@ -223,6 +226,9 @@ impl Worker {
         plan_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut report_scan = tokio::time::interval(self.cfg.report_scan);
         report_scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stats_pulse = tokio::time::interval(self.cfg.stats_pulse);
+        stats_pulse.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stamp = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -249,6 +255,12 @@ impl Worker {
                             Ok(_) => break,
                             Err(e) => { tracing::error!(error = %e, "escalation watcher round failed"); break; }
                         }
+                    }
+                }
+                _ = stats_pulse.tick() => {
+                    // Live refresh of the dashboards (R-DATA-07): one cheap look per tick.
+                    if let Err(e) = self.services.stats_pulse(&mut stamp).await {
+                        tracing::warn!(error = %e, "stats pulse failed");
                     }
                 }
                 _ = plan_scan.tick() => {
@@ -290,8 +302,10 @@ impl Job for PurgeSessions {
             let before = services.now() - jiff::SignedDuration::from_hours(24);
             let mut tx = services.db.begin().await?;
             let n = waterdesk_store::sessions::purge(&mut tx, before).await?;
+            // Rate-limit windows that ended more than a day ago (the longest is an hour).
+            let counters = waterdesk_store::rate_limits::purge(&mut tx, before.as_second()).await?;
             tx.commit().await?;
-            tracing::info!(sessions.purged = n, "purged old sessions");
+            tracing::info!(sessions.purged = n, rate_limits.purged = counters, "purged old sessions and counters");
             Ok(())
         })
     }

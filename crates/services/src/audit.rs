@@ -74,6 +74,8 @@ const SECRET_KEYS: &[&str] = &[
     "_csrf",
     "csrf_token",
     "authorization",
+    // The public progress look-up's proof of ownership (R-DATA-06).
+    "phone_last4",
 ];
 
 /// Replaces secret values (at any depth) with `***`.

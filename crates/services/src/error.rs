@@ -44,6 +44,9 @@ pub enum ServiceError {
     /// An outside system (billing, SMS …) failed or answered nonsense.
     #[error("{service} system unavailable")]
     Upstream { service: &'static str },
+    /// Too many requests from one client (or about one record); try again after the given seconds.
+    #[error("too many requests, retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: i64 },
     #[error(transparent)]
     Store(StoreError),
     #[error("internal error: {0}")]
@@ -71,6 +74,7 @@ impl ServiceError {
             ServiceError::Conflict { .. } => "conflict",
             ServiceError::SeparationOfDuties(_) => "separation_of_duties",
             ServiceError::Upstream { .. } => "upstream_unavailable",
+            ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::Store(StoreError::Conflict(_)) => "duplicate",
             ServiceError::Store(_) | ServiceError::Internal(_) => "internal",
         }

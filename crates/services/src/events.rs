@@ -40,6 +40,11 @@ impl EventBus {
         self.tx.subscribe()
     }
 
+    /// Whether anybody in this process listens (an open event stream).
+    pub fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
     /// Delivers to local subscribers (used by the PostgreSQL listener and after SQLite commits).
     pub fn publish_local(&self, e: Event) {
         // No subscribers is not an error.

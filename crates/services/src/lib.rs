@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod customers;
+pub mod dashboard;
 pub mod dispatch;
 pub mod duplicates;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod orders;
 pub mod overview;
 pub mod plans;
 pub mod principal;
+pub mod progress;
 pub mod reports;
 pub mod seed;
 pub mod seed_work;
@@ -66,6 +68,10 @@ pub struct Services {
     pub(crate) contact_writes: waterdesk_store::Batcher<contacts::ContactWrites>,
     /// Outgoing e-mail (scheduled reports).
     pub mailer: Arc<dyn mail::Mailer>,
+    /// Supervisor dashboards computed recently, per data scope.
+    pub dashboards: dashboard::DashboardCache,
+    /// Limits of the public progress look-up.
+    pub progress_limits: progress::ProgressLimits,
 }
 
 impl Services {
@@ -84,6 +90,8 @@ impl Services {
             blobs: attachments::local_store(std::path::Path::new("data")),
             limits: Default::default(),
             mailer: Arc::new(mail::NoMailer),
+            dashboards: Default::default(),
+            progress_limits: Default::default(),
         }
     }
 

@@ -28,6 +28,8 @@ pub mod numbers;
 pub mod orders;
 pub mod params;
 pub mod plans;
+pub mod progress;
+pub mod rate_limits;
 pub mod reports;
 pub mod roles;
 pub mod sessions;

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 13, name: "quick_counts", script: include_str!("../migrations/0013_quick_counts.sql") },
     Migration { version: 15, name: "reports", script: include_str!("../migrations/0015_reports.sql") },
+    Migration {
+        version: 16,
+        name: "dashboard_progress",
+        script: include_str!("../migrations/0016_dashboard_progress.sql"),
+    },
     Migration { version: 17, name: "order_facts", script: include_str!("../migrations/0017_order_facts.sql") },
 ];
 

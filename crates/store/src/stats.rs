@@ -483,3 +483,123 @@ pub async fn forget_type_facts(conn: &mut AnyConnection, type_code: &str) -> Sto
         .await?;
     Ok(())
 }
+
+// ---- the supervisor dashboard (R-DATA-07) ----------------------------------------------
+
+/// Open stages (suspended included): what "open" means on the dashboard and in the quick counts.
+const OPEN_STATES: &str = "('registered', 'pending_approval', 'accepted', 'dispatched', 'acknowledged',
+    'in_progress', 'resolved', 'verified', 'suspended')";
+
+/// Contacts started in `[start, end)` by channel (反映形式), in `units` (`None`: all);
+/// a contact's unit is its agent's.
+pub async fn contacts_by_channel(
+    conn: &mut AnyConnection,
+    units: Option<&[i64]>,
+    (start, end): (jiff::Timestamp, jiff::Timestamp),
+) -> StoreResult<Vec<(String, i64)>> {
+    let mut q = Sql::new("SELECT channel, COUNT(*) AS n FROM contacts WHERE started_at >= ");
+    q.bind(t(start)).push(" AND started_at < ").bind(t(end));
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND unit_id IN (", units);
+    }
+    q.push(" GROUP BY channel");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("channel")?, r.try_get("n")?))).collect()
+}
+
+/// Orders registered in `[start, end)` by channel — their contact's, else their origin
+/// (as the indicators group them) — in the handling units `units` (`None`: all).
+pub async fn orders_by_channel(
+    conn: &mut AnyConnection,
+    units: Option<&[i64]>,
+    (start, end): (jiff::Timestamp, jiff::Timestamp),
+) -> StoreResult<Vec<(String, i64)>> {
+    let mut q = Sql::new(
+        "SELECT COALESCE(c.channel, o.origin) AS channel, COUNT(*) AS n
+         FROM work_orders o LEFT JOIN contacts c ON c.id = o.contact_id WHERE o.created_at >= ",
+    );
+    q.bind(t(start)).push(" AND o.created_at < ").bind(t(end));
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
+    }
+    q.push(" GROUP BY COALESCE(c.channel, o.origin)");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("channel")?, r.try_get("n")?))).collect()
+}
+
+/// Open orders per handling unit: (unit, open, overdue), overdue as in the quick counts
+/// (not yet resolved and flagged by the escalation watcher). Reads the open orders only
+/// (work_orders_state).
+pub async fn open_by_unit(conn: &mut AnyConnection, units: Option<&[i64]>) -> StoreResult<Vec<(i64, i64, i64)>> {
+    let mut q = Sql::new(
+        "SELECT o.unit_id, COUNT(*) AS open,
+            COALESCE(SUM(CASE WHEN o.overdue = 1 AND (o.state IN ('registered', 'pending_approval', 'accepted',
+                'dispatched', 'acknowledged', 'in_progress')
+                OR (o.state = 'suspended' AND o.suspended_from NOT IN ('resolved', 'verified')))
+                THEN 1 ELSE 0 END), 0) AS overdue
+         FROM work_orders o WHERE o.state IN ",
+    );
+    q.push(OPEN_STATES);
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
+    }
+    q.push(" GROUP BY o.unit_id ORDER BY o.unit_id");
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("unit_id")?, r.try_get("open")?, r.try_get("overdue")?))).collect()
+}
+
+/// The `limit` most frequent (order type, category) pairs among the orders registered in
+/// `[start, end)`, most frequent first (ties by type and category).
+pub async fn top_categories(
+    conn: &mut AnyConnection,
+    units: Option<&[i64]>,
+    (start, end): (jiff::Timestamp, jiff::Timestamp),
+    limit: i64,
+) -> StoreResult<Vec<(String, String, i64)>> {
+    let mut q = Sql::new("SELECT o.type_code, o.category, COUNT(*) AS n FROM work_orders o WHERE o.created_at >= ");
+    q.bind(t(start)).push(" AND o.created_at < ").bind(t(end));
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
+    }
+    q.push(" GROUP BY o.type_code, o.category ORDER BY n DESC, o.type_code, o.category LIMIT ").bind(limit);
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("type_code")?, r.try_get("category")?, r.try_get("n")?))).collect()
+}
+
+/// Side of a map cell in microdegrees (0.005° ≈ 550 m north–south, 480 m east–west at 30° N).
+pub const CELL_E6: i64 = 5000;
+
+/// Orders of `type_code` registered in `[start, end)` with a site, counted per map cell of
+/// [`CELL_E6`]: (cell row = lat_e6 / CELL_E6, cell column = lng_e6 / CELL_E6, count), the
+/// `limit` fullest cells first. Reads the type's period through work_orders_type_created.
+pub async fn cells_of_type(
+    conn: &mut AnyConnection,
+    units: Option<&[i64]>,
+    type_code: &str,
+    (start, end): (jiff::Timestamp, jiff::Timestamp),
+    limit: i64,
+) -> StoreResult<Vec<(i64, i64, i64)>> {
+    // Integer division truncates toward zero on both engines; CELL_E6 is a literal.
+    let mut q = Sql::new(
+        "SELECT o.lat_e6 / 5000 AS cy, o.lng_e6 / 5000 AS cx, COUNT(*) AS n FROM work_orders o WHERE o.type_code = ",
+    );
+    q.bind(type_code.to_string()).push(" AND o.created_at >= ").bind(t(start));
+    q.push(" AND o.created_at < ").bind(t(end)).push(" AND o.lat_e6 IS NOT NULL AND o.lng_e6 IS NOT NULL");
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
+    }
+    q.push(" GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT ").bind(limit);
+    let rows = q.query().fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("cy")?, r.try_get("cx")?, r.try_get("n")?))).collect()
+}
+
+/// The newest order event and contact ids: a cheap "has anything changed" stamp (two
+/// primary-key look-ups) for the live refresh of the dashboards.
+pub async fn change_stamp(conn: &mut AnyConnection) -> StoreResult<(i64, i64)> {
+    let r = sqlx::query(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM order_events) AS e, (SELECT COALESCE(MAX(id), 0) FROM contacts) AS c",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((r.try_get("e")?, r.try_get("c")?))
+}

@@ -41,6 +41,21 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/leaflet.css")),
     },
     Asset {
+        name: "vendor/echarts.min.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/echarts.min.js")),
+    },
+    Asset {
+        name: "dashboard.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/dashboard.js"),
+    },
+    Asset {
+        name: "progress.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/progress.js"),
+    },
+    Asset {
         name: "dispatch.js",
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!("../assets/dispatch.js"),

@@ -22,12 +22,17 @@ fn is_unsafe(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// The client's address. Behind a trusted reverse proxy, the **last** `X-Forwarded-For`
+/// entry: the one the proxy appended for the peer it saw. Earlier entries come from the
+/// client and can be forged — taking the first would let anybody choose the address the
+/// audit log records and the rate limits count (several proxies in a row: let the outer
+/// one set the header, e.g. nginx `proxy_set_header X-Forwarded-For $remote_addr`).
 fn client_ip(req: &Request, trust_xff: bool) -> String {
     if trust_xff
-        && let Some(v) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok())
-        && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+        && let Some(v) = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back()
+        && let Some(last) = v.rsplit(',').next().map(str::trim).filter(|s| !s.is_empty())
     {
-        return first.chars().take(64).collect();
+        return last.chars().take(64).collect();
     }
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
@@ -71,8 +76,11 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|s| s.trim().to_string());
     let session_cookie = cookie(req.headers(), SESSION_COOKIE);
-    // Static assets are public: no session look-up for every stylesheet and script.
-    let auth = if path.starts_with("/assets/") {
+    // Static assets are public: no session look-up for every stylesheet and script. Public
+    // API operations ignore credentials altogether (a signed-in member of staff using the
+    // public progress page is an anonymous caller there, so no CSRF token is needed).
+    let public_api = path.starts_with("/api/v1/public/");
+    let auth = if path.starts_with("/assets/") || public_api {
         None
     } else if let Some(t) = bearer.as_deref() {
         Some(services.authenticate(t, AuthVia::Session).await)
@@ -88,7 +96,9 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let (mut parts, body) = req.into_parts();
     let bytes = if unsafe_method {
-        let limit = if path.starts_with("/api/v1/imports/") {
+        let limit = if public_api {
+            PUBLIC_BODY_BYTES
+        } else if path.starts_with("/api/v1/imports/") {
             st.0.settings.max_import_bytes
         } else if path.ends_with("/attachments") {
             st.0.settings.max_attachment_bytes
@@ -111,7 +121,7 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
                 return render_error(
                     &ctx,
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    ErrorInfo { code: "payload_too_large", field: None, detail: None },
+                    ErrorInfo { code: "payload_too_large", field: None, detail: None, retry_after: None },
                 );
             }
         }
@@ -138,7 +148,7 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
 
     // CSRF: cookie-authenticated writes must echo the session's token (header or form
     // field); unauthenticated page forms (sign-in) must echo the pre-session cookie.
-    if unsafe_method && bearer.is_none() {
+    if unsafe_method && bearer.is_none() && !public_api {
         let presented =
             parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(form_csrf);
         let ok = match ctx.principal() {
@@ -158,7 +168,7 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
             return render_error(
                 &ctx,
                 StatusCode::FORBIDDEN,
-                ErrorInfo { code: "csrf_failed", field: None, detail: None },
+                ErrorInfo { code: "csrf_failed", field: None, detail: None, retry_after: None },
             );
         }
     }
@@ -172,7 +182,10 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
     // The operation log: services audit their successful writes in-transaction; refused
     // and failed writes are recorded here. Denied reads are security events too.
     let info = resp.extensions().get::<ErrorInfo>().cloned();
-    if let Some(params) = params.filter(|_| status.is_client_error() || status.is_server_error()) {
+    // Rate-limited requests are not recorded one by one: a flood would turn into a flood of
+    // audit appends (they are counted in the metrics and logged by the limiter's caller).
+    let failed = (status.is_client_error() || status.is_server_error()) && status != StatusCode::TOO_MANY_REQUESTS;
+    if let Some(params) = params.filter(|_| failed) {
         if path != "/api/v1/auth/login" && path != "/login" && path != "/login/totp" {
             let _ = services.audit_http(&ctx.audit(), waterdesk_services::audit::redact(params), status.as_u16()).await;
         }
@@ -189,13 +202,31 @@ pub async fn context(State(st): State<AppState>, req: Request, next: Next) -> Re
         return render_error(&ctx, status, info);
     }
     if (status.is_client_error() || status.is_server_error()) && resp.body().size_hint().exact() == Some(0) {
-        return render_error(&ctx, status, ErrorInfo { code: code_for_status(status), field: None, detail: None });
+        return render_error(
+            &ctx,
+            status,
+            ErrorInfo { code: code_for_status(status), field: None, detail: None, retry_after: None },
+        );
     }
     resp
 }
 
+/// Largest body of a public API operation (a progress look-up is a few dozen bytes).
+const PUBLIC_BODY_BYTES: usize = 4096;
+
 /// Renders an error for the API (JSON) or for a page (HTML or a redirect).
 pub fn render_error(ctx: &RequestCtx, status: StatusCode, info: ErrorInfo) -> Response {
+    let retry_after = info.retry_after;
+    let mut r = render_error_body(ctx, status, info);
+    if let Some(secs) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+fn render_error_body(ctx: &RequestCtx, status: StatusCode, info: ErrorInfo) -> Response {
     let message = ctx.lang.t(&format!("error.{}", info.code)).to_string();
     if !ctx.is_api {
         match info.code {

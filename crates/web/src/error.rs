@@ -18,6 +18,8 @@ pub struct ErrorInfo {
     pub code: &'static str,
     pub field: Option<String>,
     pub detail: Option<String>,
+    /// Seconds for a `Retry-After` header (rate limits).
+    pub retry_after: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -28,7 +30,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str) -> Self {
-        ApiError { status, info: ErrorInfo { code, field: None, detail: None } }
+        ApiError { status, info: ErrorInfo { code, field: None, detail: None, retry_after: None } }
     }
 
     pub fn detail(mut self, d: impl Into<String>) -> Self {
@@ -71,6 +73,7 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         | ServiceError::Conflict { .. }
         | ServiceError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
         ServiceError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -92,13 +95,18 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Forbidden { permission } => (None, Some(format!("permission {permission} required"))),
             ServiceError::AccountLocked { until } => (None, Some(format!("locked until {until}"))),
+            ServiceError::RateLimited { retry_after_secs } => {
+                let retry_after = Some(*retry_after_secs);
+                let detail = Some(format!("retry after {retry_after_secs} s"));
+                return ApiError { status, info: ErrorInfo { code, field: None, detail, retry_after } };
+            }
             ServiceError::NotFound { entity }
             | ServiceError::Duplicate { entity }
             | ServiceError::InUse { entity }
             | ServiceError::Conflict { entity } => (None, Some((*entity).to_string())),
             _ => (None, None),
         };
-        ApiError { status, info: ErrorInfo { code, field, detail } }
+        ApiError { status, info: ErrorInfo { code, field, detail, retry_after: None } }
     }
 }
 
@@ -150,6 +158,7 @@ pub fn code_for_status(s: StatusCode) -> &'static str {
         413 => "payload_too_large",
         415 => "unsupported_media_type",
         422 => "invalid_body",
+        429 => "rate_limited",
         _ => "internal",
     }
 }

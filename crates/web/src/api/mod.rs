@@ -14,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod orders;
 pub mod plans;
+pub mod public;
 pub mod reports;
 pub mod stats;
 
@@ -41,7 +42,8 @@ integration token `wdt_…`).",
         (name = "contacts", description = "Contacts (来电/来件), CTI events and screen pop, agent extensions, daily interface"),
         (name = "campaigns", description = "Outbound campaigns and call lists, SMS outbox, QA scoring, evaluations"),
         (name = "orders", description = "Work orders: types and workflows, registration, transitions, history"),
-        (name = "stats", description = "Service indicators, quick counts, custom reports (saved, shared, scheduled, Excel)"),
+        (name = "stats", description = "Service indicators, quick counts, the supervisor dashboard, custom reports (saved, shared, scheduled, Excel)"),
+        (name = "public", description = "Public operations without sign-in (the customer's progress look-up), rate-limited"),
         (name = "audit", description = "Audit log (read-only)"),
         (name = "system", description = "Jobs, events, announcements"),
     )
@@ -82,7 +84,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(dispatch::router())
             .merge(plans::router())
             .merge(reports::router())
-            .merge(stats::router()),
+            .merge(stats::router())
+            .merge(public::router()),
     )
 }
 

@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod console;
 pub mod contacts;
 pub mod customers;
+pub mod dashboard;
 pub mod dispatch;
 pub mod field;
 pub mod order_types;
@@ -125,6 +126,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/reports/{id}/delete"),
     ("GET", "/reports/{id}/export.xlsx"),
     ("GET", "/reports/{id}/print"),
+    ("GET", "/dashboard"),
+    ("GET", "/progress"),
     ("GET", "/m"),
     ("GET", "/m/orders/{id}"),
     ("GET", "/m/manifest.webmanifest"),
@@ -155,6 +158,7 @@ pub fn router() -> Router<AppState> {
         .merge(plans::router())
         .merge(reports::router())
         .merge(stats::router())
+        .merge(dashboard::router())
 }
 
 /// A name in the page's language: the English one when it is wanted and exists.
@@ -371,6 +375,7 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
         main.push(item("/m", "nav.field", icon::PHONE));
     }
     if p.has(perm::REPORT_READ) {
+        main.push(item("/dashboard", "nav.supervisor", icon::CHART));
         main.push(item("/stats", "nav.stats", icon::CLIPBOARD));
         main.push(item("/reports", "nav.reports", icon::CHART));
     }
