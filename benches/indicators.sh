@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 DIR="${1:?DATA_DIR}"
 FROM="${2:-$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m-%d)}"
 TO="${3:-$(date -u +%Y-%m-01)}"
-BIN="${CARGO_TARGET_DIR:-target}/release/waterdesk"
-PORT=18097
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/waterdesk}"
+PORT="${PORT:-18098}"
 BASE="http://127.0.0.1:$PORT"
 export WATERDESK_LOG__LEVEL=warn
 "$BIN" --data-dir "$DIR" serve --bind "127.0.0.1:$PORT" > /tmp/indicators-server.log 2>&1 &

@@ -423,21 +423,31 @@ pub async fn store_facts(
     backend: crate::Backend,
     facts: &[SettledFacts],
 ) -> StoreResult<usize> {
-    let mut kept = Vec::with_capacity(facts.len());
-    for f in facts {
-        let r = sqlx::query("UPDATE work_orders SET facts_version = version WHERE id = $1 AND version = $2")
-            .bind(f.order_id)
-            .bind(f.version)
-            .execute(&mut *conn)
-            .await?;
-        if r.rows_affected() == 1 {
-            kept.push(f);
-        }
+    if facts.is_empty() {
+        return Ok(0);
     }
+    // The orders' versions now, locked until commit (SQLite: the writer's lock already).
+    let ids: Vec<i64> = facts.iter().map(|f| f.order_id).collect();
+    let mut q = Sql::default();
+    crate::customers::push_in(&mut q, "SELECT id, version FROM work_orders WHERE id IN (", &ids);
+    if backend == crate::Backend::Postgres {
+        q.push(" FOR UPDATE");
+    }
+    let now: std::collections::HashMap<i64, i64> = q
+        .query()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("version")?)))
+        .collect::<StoreResult<_>>()?;
+    let kept: Vec<&SettledFacts> = facts.iter().filter(|f| now.get(&f.order_id) == Some(&f.version)).collect();
     if kept.is_empty() {
         return Ok(0);
     }
     let ids: Vec<i64> = kept.iter().map(|f| f.order_id).collect();
+    let mut q = Sql::default();
+    crate::customers::push_in(&mut q, "UPDATE work_orders SET facts_version = version WHERE id IN (", &ids);
+    q.query().execute(&mut *conn).await?;
     let mut q = Sql::default();
     crate::customers::push_in(&mut q, "DELETE FROM order_facts WHERE order_id IN (", &ids);
     q.query().execute(&mut *conn).await?;
