@@ -13,6 +13,7 @@ pub mod money;
 pub mod numbering;
 pub mod password;
 pub mod permissions;
+pub mod query;
 pub mod phone;
 pub mod schedule;
 pub mod sla;
