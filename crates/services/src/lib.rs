@@ -26,6 +26,7 @@ pub mod import;
 pub mod import_runs;
 mod input;
 pub mod order_views;
+pub mod order_query;
 pub mod orders;
 pub mod overview;
 pub mod plans;

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod orders;
 pub mod plans;
+pub mod queries;
 pub mod stats;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -80,6 +81,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(attachments::router())
             .merge(dispatch::router())
             .merge(plans::router())
+            .merge(queries::router())
             .merge(stats::router()),
     )
 }

@@ -13,6 +13,7 @@ pub mod field;
 pub mod order_types;
 pub mod orders;
 pub mod plans;
+pub mod query;
 pub mod stats;
 
 use askama::Template;
@@ -117,6 +118,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/docs"),
     ("GET", "/dispatch"),
     ("GET", "/stats"),
+    ("GET", "/query"),
+    ("GET", "/query/print"),
     ("GET", "/m"),
     ("GET", "/m/orders/{id}"),
     ("GET", "/m/manifest.webmanifest"),
@@ -145,6 +148,7 @@ pub fn router() -> Router<AppState> {
         .merge(order_types::router())
         .merge(orders::router())
         .merge(plans::router())
+        .merge(query::router())
         .merge(stats::router())
 }
 
@@ -350,6 +354,7 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::ORDER_READ) {
         main.push(item("/orders", "nav.orders", icon::CLIPBOARD));
+        main.push(item("/query", "nav.query", icon::SCROLL));
     }
     if p.has(perm::ORDER_DISPATCH) {
         main.push(item("/plans", "nav.plans", icon::CLOCK));
