@@ -309,7 +309,8 @@ backend_test!(groups_and_sorting, |backend| async move {
             {"all": [c("priority", "eq", json!(3)), c("satisfaction", "eq", json!("satisfied"))]}]}]}});
     let r = api.post("/api/v1/orders/query", q).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let mut got: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|o| fx.key_of(o["id"].as_i64().unwrap())).collect();
+    let mut got: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|o| fx.key_of(o["id"].as_i64().unwrap())).collect();
     got.sort();
     assert_eq!(got.concat(), "be");
     // (complaint OR consultation) OR cancelled
@@ -349,7 +350,8 @@ backend_test!(keyset_paging_is_stable_under_inserts, |backend| async move {
     ] {
         let base = json!({"where": {"all": [c("text", "contains", json!(MARK))]}, "sort": sort, "limit": 3});
         let all = api.post("/api/v1/orders/query", json!({"where": base["where"], "sort": sort, "limit": 200})).await;
-        let expected: Vec<i64> = all.body["items"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
+        let expected: Vec<i64> =
+            all.body["items"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
         let mut seen = Vec::new();
         let mut after: Option<String> = None;
         let mut pages = 0;
@@ -393,10 +395,7 @@ backend_test!(keyset_paging_is_stable_under_inserts, |backend| async move {
     }
     // A cursor of one sort is refused by another.
     let r = api
-        .post(
-            "/api/v1/orders/query",
-            json!({"where": {"all": [c("text", "contains", json!(MARK))]}, "limit": 2}),
-        )
+        .post("/api/v1/orders/query", json!({"where": {"all": [c("text", "contains", json!(MARK))]}, "limit": 2}))
         .await;
     let next = r.body["next"].as_str().unwrap().to_string();
     let r = api.post("/api/v1/orders/query", json!({"sort": [{"field": "priority"}], "after": next})).await;
@@ -417,7 +416,8 @@ backend_test!(data_scope_and_masking, |backend| async move {
         .post("/api/v1/orders/query", json!({"where": {"all": [c("text", "contains", json!(MARK)), everything]}}))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let got: String = r.body["items"].as_array().unwrap().iter().map(|o| fx.key_of(o["id"].as_i64().unwrap())).collect();
+    let got: String =
+        r.body["items"].as_array().unwrap().iter().map(|o| fx.key_of(o["id"].as_i64().unwrap())).collect();
     assert_eq!(got, "hca");
     // Asking for another unit's orders by number finds nothing.
     assert_eq!(sorted_keys(&approver, &fx, c("order_no", "eq", json!(fx.orders["b"].1))).await, "");
@@ -430,7 +430,9 @@ backend_test!(data_scope_and_masking, |backend| async move {
     let a = r.body["items"].as_array().unwrap().iter().find(|o| fx.key_of(o["id"].as_i64().unwrap()) == "a").unwrap();
     assert_eq!(a["caller"], "138****1111");
     let sup = app.api("dispatcher").await;
-    let r = sup.post("/api/v1/orders/query", json!({"where": {"all": [c("order_no", "eq", json!(fx.orders["a"].1))]}})).await;
+    let r = sup
+        .post("/api/v1/orders/query", json!({"where": {"all": [c("order_no", "eq", json!(fx.orders["a"].1))]}}))
+        .await;
     assert_eq!(r.body["items"][0]["caller"], "13800001111");
     // Without order.read: refused.
     let sysadmin = app.api("sysadmin").await;
@@ -474,8 +476,12 @@ backend_test!(bad_input_and_injection, |backend| async move {
     .await;
     let many: Vec<Value> = (0..41).map(|_| c("overdue", "is", json!(true))).collect();
     bad(json!({"where": {"any": many}}), "query_too_complex", "where.any[40]").await;
-    bad(json!({"sort": [{"field": "created_at DESC; DROP TABLE work_orders", "dir": "asc"}]}), "query_bad_sort", "sort[0]")
-        .await;
+    bad(
+        json!({"sort": [{"field": "created_at DESC; DROP TABLE work_orders", "dir": "asc"}]}),
+        "query_bad_sort",
+        "sort[0]",
+    )
+    .await;
     bad(json!({"sort": [{"field": "priority", "dir": "asc; DELETE FROM users"}]}), "query_bad_sort", "sort[0]").await;
     bad(json!({"limit": 1_000_000}), "query_bad_limit", "limit").await;
     bad(json!({"after": "' OR 1=1"}), "query_bad_cursor", "after").await;
@@ -510,7 +516,8 @@ backend_test!(saved_queries_and_sharing, |backend| async move {
     let agent = app.api("agent").await; // hotline centre
     let dispatcher = app.api("dispatcher").await; // hotline centre
     let approver = app.api("approver").await; // east branch
-    let def = json!({"where": {"all": [c("overdue", "is", json!(true))]}, "sort": [{"field": "priority"}], "after": "x"});
+    let def =
+        json!({"where": {"all": [c("overdue", "is", json!(true))]}, "sort": [{"field": "priority"}], "after": "x"});
     let r = agent.post("/api/v1/queries", json!({"name": "超期工单", "definition": def, "shared": true})).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let shared_id = r.body["id"].as_i64().unwrap();
@@ -520,13 +527,16 @@ backend_test!(saved_queries_and_sharing, |backend| async move {
     // Same name twice: a conflict; a bad definition: the query's own code.
     let r = agent.post("/api/v1/queries", json!({"name": "我的私有", "definition": {}})).await;
     assert_eq!((r.status.as_u16(), r.code()), (409, "duplicate"));
-    let r = agent.post("/api/v1/queries", json!({"name": "坏的", "definition": {"where": {"all": [c("x", "eq", json!(1))]}}})).await;
+    let r = agent
+        .post("/api/v1/queries", json!({"name": "坏的", "definition": {"where": {"all": [c("x", "eq", json!(1))]}}}))
+        .await;
     assert_eq!(detail_code(&r), "query_unknown_field");
     let r = agent.post("/api/v1/queries", json!({"name": " ", "definition": {}})).await;
     assert_eq!(detail_code(&r), "invalid_name");
 
     let names = |r: &crate::helpers::Resp| -> Vec<String> {
-        let mut v: Vec<String> = r.body.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> =
+            r.body.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
         v.sort();
         v
     };
@@ -549,10 +559,12 @@ backend_test!(saved_queries_and_sharing, |backend| async move {
     // Audited.
     let mut conn = app.services().db.read().await.unwrap();
     let n: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM audit_log WHERE event_type IN ('query.save', 'query.update', 'query.delete')")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap(),
+        &sqlx::query(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE event_type IN ('query.save', 'query.update', 'query.delete')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap(),
         "n",
     );
     assert_eq!(n, 4);
@@ -654,7 +666,13 @@ backend_test!(export_xlsx, |backend| async move {
 backend_test!(export_row_cap, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let s = app.services().clone();
-    let o = waterdesk_services::seed_work::WorkSeedOptions { orders: 20_050, contacts: 0, months: 2, seed: 3, batch: 5_000 };
+    let o = waterdesk_services::seed_work::WorkSeedOptions {
+        orders: 20_050,
+        contacts: 0,
+        months: 2,
+        seed: 3,
+        batch: 5_000,
+    };
     s.seed_work(&o, |_, _| {}).await.unwrap();
     // The agent (no report.export) may export 20,000 rows.
     let agent = app.api("agent").await;

@@ -242,7 +242,10 @@ pub struct Cond {
 pub enum Node {
     Cond(Cond),
     /// `all` (AND, `true`) or `any` (OR, `false`) of the children.
-    Group { all: bool, items: Vec<Node> },
+    Group {
+        all: bool,
+        items: Vec<Node>,
+    },
 }
 
 /// A sort key.
@@ -455,7 +458,8 @@ fn parse_value(field: Field, op: Op, v: &Value, path: &str, tz: &TimeZone) -> R<
             }
             _ => {
                 let (a, b) = bounds(v).ok_or_else(|| bad("{\"from\": date, \"to\": date}".into()))?;
-                let from = instant(a, false, tz).ok_or_else(|| bad("`from`: YYYY-MM-DD or an RFC 3339 instant".into()))?;
+                let from =
+                    instant(a, false, tz).ok_or_else(|| bad("`from`: YYYY-MM-DD or an RFC 3339 instant".into()))?;
                 let to = instant(b, true, tz).ok_or_else(|| bad("`to`: YYYY-MM-DD or an RFC 3339 instant".into()))?;
                 if from >= to {
                     return Err(err("query_bad_range", path, "`from` must be before `to`"));
@@ -808,8 +812,7 @@ mod tests {
             ];
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-                prop::collection::btree_map(key, inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                prop::collection::btree_map(key, inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }

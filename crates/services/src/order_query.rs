@@ -206,12 +206,12 @@ impl Services {
         if repo::saved_count(&mut tx, p.user_id).await? >= MAX_SAVED {
             return Err(ServiceError::validation("name", "too_many", format!("at most {MAX_SAVED} saved queries")));
         }
-        let id = repo::saved_insert(&mut tx, p.user_id, p.unit_id, &name, &def, i.shared, self.now())
-            .await
-            .map_err(|e| match e {
+        let id = repo::saved_insert(&mut tx, p.user_id, p.unit_id, &name, &def, i.shared, self.now()).await.map_err(
+            |e| match e {
                 waterdesk_store::StoreError::Conflict(_) => ServiceError::Duplicate { entity: "saved_query" },
                 e => e.into(),
-            })?;
+            },
+        )?;
         let params = serde_json::json!({"id": id, "name": name, "shared": i.shared});
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "query.save", "ok", params).await?;
         let s = repo::saved_get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "saved_query" })?;
@@ -263,8 +263,15 @@ impl Services {
         }
         repo::saved_delete(&mut tx, id, p.user_id).await?;
         let name = existing.map(|s| s.name).unwrap_or_default();
-        security_in(&mut tx, self, &ctx.clone().for_principal(p), "query.delete", "ok", serde_json::json!({"id": id, "name": name}))
-            .await?;
+        security_in(
+            &mut tx,
+            self,
+            &ctx.clone().for_principal(p),
+            "query.delete",
+            "ok",
+            serde_json::json!({"id": id, "name": name}),
+        )
+        .await?;
         crate::input::commit(tx).await?;
         Ok(())
     }
@@ -527,7 +534,14 @@ impl Services {
             r.address.clone(),
             r.title.clone(),
             r.content.clone(),
-            if r.overdue { if n.zh { "是" } else { "yes" } } else if n.zh { "否" } else { "no" }.to_string(),
+            if r.overdue {
+                if n.zh { "是" } else { "yes" }
+            } else if n.zh {
+                "否"
+            } else {
+                "no"
+            }
+            .to_string(),
             n.satisfaction(&r.satisfaction),
             r.resolved_at.map(local).unwrap_or_default(),
             r.concluded_at.map(local).unwrap_or_default(),
@@ -554,7 +568,11 @@ impl Services {
             let m = exports();
             let e = m.get(id).filter(|e| e.owner == p.user_id).ok_or(ServiceError::NotFound { entity: "export" })?;
             let Some(f) = &e.file else {
-                return Err(ServiceError::validation("id", "export_not_ready", "the export is still running or failed"));
+                return Err(ServiceError::validation(
+                    "id",
+                    "export_not_ready",
+                    "the export is still running or failed",
+                ));
             };
             (f.clone(), e.run.file_name.clone())
         };

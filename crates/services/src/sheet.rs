@@ -243,10 +243,9 @@ impl XlsxWriter {
                 CellKind::Integer if v.parse::<i64>().is_ok() => {
                     ws.write_number(row, col, v.parse::<i64>().unwrap_or_default() as f64).map(|_| ())
                 }
-                CellKind::Decimal if v.parse::<f64>().is_ok_and(f64::is_finite) => {
-                    ws.write_number_with_format(row, col, v.parse::<f64>().unwrap_or_default(), &self.decimal)
-                        .map(|_| ())
-                }
+                CellKind::Decimal if v.parse::<f64>().is_ok_and(f64::is_finite) => ws
+                    .write_number_with_format(row, col, v.parse::<f64>().unwrap_or_default(), &self.decimal)
+                    .map(|_| ()),
                 CellKind::DateTime if excel_datetime(v).is_some() => {
                     let d = excel_datetime(v).ok_or_else(|| ServiceError::Internal("date".into()))?;
                     ws.write_datetime_with_format(row, col, &d, &self.date).map(|_| ())

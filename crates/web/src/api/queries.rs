@@ -78,7 +78,11 @@ async fn export_status(
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "The workbook"),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn export_file(State(st): State<AppState>, Auth(p, _): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn export_file(
+    State(st): State<AppState>,
+    Auth(p, _): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let (file, name) = st.services().order_export_file(&p, &id)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     tokio::spawn(async move {
@@ -154,7 +158,11 @@ async fn update_saved(
 /// Delete one of the caller's own saved queries.
 #[utoipa::path(delete, path = "/queries/{id}", tag = "orders", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_saved(State(st): State<AppState>, Auth(p, ctx): Auth, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_saved(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
     st.services().saved_query_delete(&p, id, &ctx.audit()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

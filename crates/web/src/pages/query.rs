@@ -124,10 +124,15 @@ async fn meta(st: &AppState, p: &waterdesk_services::Principal, lang: Lang) -> R
         options.insert(d.into(), pairs(choices));
     }
     let types = s.order_types(p).await?;
-    options.insert("type".into(), pairs(types.into_iter().map(|t| (t.code, pick(lang, &t.name_zh, &t.name_en))).collect()));
+    options.insert(
+        "type".into(),
+        pairs(types.into_iter().map(|t| (t.code, pick(lang, &t.name_zh, &t.name_en))).collect()),
+    );
     options.insert(
         "state".into(),
-        pairs(OrderState::ALL.iter().map(|st| (st.code().to_string(), pick(lang, st.label().0, st.label().1))).collect()),
+        pairs(
+            OrderState::ALL.iter().map(|st| (st.code().to_string(), pick(lang, st.label().0, st.label().1))).collect(),
+        ),
     );
     options.insert(
         "satisfaction".into(),
@@ -201,13 +206,21 @@ pub struct PrintPage {
     more: bool,
 }
 
-async fn print_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Query<PrintQuery>) -> Result<Response, ApiError> {
+async fn print_page(
+    State(st): State<AppState>,
+    Auth(p, ctx): Auth,
+    Query(q): Query<PrintQuery>,
+) -> Result<Response, ApiError> {
     p.require(perm::ORDER_READ)?;
     let s = st.services();
     let doc: Value = match q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => json!({}),
         Some(t) => serde_json::from_str(t).map_err(|_| {
-            ApiError::from(waterdesk_services::ServiceError::validation("q", "query_bad_value", "the query is not JSON"))
+            ApiError::from(waterdesk_services::ServiceError::validation(
+                "q",
+                "query_bad_value",
+                "the query is not JSON",
+            ))
         })?,
     };
     let page = s.order_query(&p, &doc).await?;
@@ -218,7 +231,7 @@ async fn print_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Qu
         .iter()
         .map(|c| {
             let (zh, en) = c.field.label();
-            format!("{} {} {}", pick(lang, zh, en), op_label(lang, c.op), describe(&c.value))
+            format!("{} {} {}", pick(lang, zh, en), op_label(lang, c.op), describe(&c.value, &s.tz))
         })
         .collect();
     let channels = dict_choices(&st, &p, lang, "channel", true).await.unwrap_or_default();
@@ -238,13 +251,13 @@ async fn print_page(State(st): State<AppState>, Auth(p, ctx): Auth, Query(q): Qu
     Ok(html(&PrintPage { printed: layout.dt(&s.now()), layout, rows, conditions, more: page.next.is_some() }))
 }
 
-fn describe(v: &waterdesk_domain::query::Val) -> String {
+fn describe(v: &waterdesk_domain::query::Val, tz: &jiff::tz::TimeZone) -> String {
     use waterdesk_domain::query::Val;
     match v {
         Val::Texts(t) => t.join(", "),
         Val::Ids(i) => i.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
         Val::Ints(a, b) => format!("{a}–{b}"),
-        Val::Range(a, b) => format!("{} – {}", a, b),
+        Val::Range(a, b) => format!("{} – {}", super::fmt_local(*a, tz), super::fmt_local(*b, tz)),
         Val::Bool(b) => b.to_string(),
         Val::Substring(s) => format!("“{s}”"),
     }
