@@ -4,7 +4,9 @@
 ≤ 5 s, memory flat").
 
     benches/order_query.py --binary PATH --data-dir DIR [--orders 1000000] [--contacts 0]
-                           [--months 12] [--runs 200] [--port 18097] [--export-rows 100000]
+                           [--months 12] [--runs 200] [--port 18097] [--export-rows 100000] [--seed]
+
+PostgreSQL: set WATERDESK_DATABASE_URL to an empty database and pass --seed.
 
 What it does:
 
@@ -90,11 +92,12 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--port", type=int, default=18097)
     ap.add_argument("--export-rows", type=int, default=100_000)
+    ap.add_argument("--seed", action="store_true", help="seed even if a database exists (use for PostgreSQL)")
     a = ap.parse_args()
     data = Path(a.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, WATERDESK_LOG__LEVEL="warn")
-    if not (data / "waterdesk.db").exists() and "WATERDESK_DATABASE_URL" not in env:
+    if a.seed or not (data / "waterdesk.db").exists() and "WATERDESK_DATABASE_URL" not in env:
         t0 = time.time()
         subprocess.run([a.binary, "--data-dir", str(data), "seed", "--customers", "0", "--orders", str(a.orders),
                         "--contacts", str(a.contacts), "--months", str(a.months)], check=True, env=env)
