@@ -347,6 +347,17 @@ fn set_progress(id: &str, f: impl FnOnce(&mut ExportEntry)) {
     }
 }
 
+/// Order origins by name (they stand in for channel and source without a contact).
+const ORIGIN_NAMES: &[(&str, &str, &str)] = &[
+    ("staff", "人工登记", "Registered by staff"),
+    ("portal", "网上服务厅", "Self-service portal"),
+    ("api", "外部系统", "Other system"),
+    ("billing", "营业收费系统", "Billing system"),
+    ("hotline12345", "12345 热线", "12345 hotline"),
+    ("alarm", "监测报警", "Monitoring alarm"),
+    ("plan", "计划任务", "Plan"),
+];
+
 /// Names for the codes in an export: dictionaries, states, satisfaction, yes/no.
 struct Names {
     zh: bool,
@@ -354,8 +365,15 @@ struct Names {
 }
 
 impl Names {
+    /// A dictionary name; for channel and source of orders without a contact, the origin's.
     fn dict(&self, dict: &str, code: &str) -> String {
-        self.dicts.get(&(dict.to_string(), code.to_string())).cloned().unwrap_or_else(|| code.to_string())
+        if let Some(n) = self.dicts.get(&(dict.to_string(), code.to_string())) {
+            return n.clone();
+        }
+        match ORIGIN_NAMES.iter().find(|o| o.0 == code) {
+            Some((_, zh, en)) if dict != "category" => if self.zh { zh } else { en }.to_string(),
+            _ => code.to_string(),
+        }
     }
 
     fn state(&self, code: &str) -> String {

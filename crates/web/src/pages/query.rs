@@ -102,6 +102,25 @@ const TEXTS: &[&str] = &[
     "hold_ctrl",
 ];
 
+/// A dictionary's choices; for channel and source also the order origins, which stand in
+/// for them on orders registered without a contact.
+async fn choices_with_origins(
+    st: &AppState,
+    p: &waterdesk_services::Principal,
+    lang: Lang,
+    dict: &str,
+) -> Vec<(String, String)> {
+    let mut choices = dict_choices(st, p, lang, dict, true).await.unwrap_or_default();
+    if dict != "category" {
+        for o in waterdesk_services::orders::ORIGINS.iter().filter(|o| **o != "contact") {
+            if !choices.iter().any(|(c, _)| c == o) {
+                choices.push((o.to_string(), lang.t(&format!("order.origin.{o}")).to_string()));
+            }
+        }
+    }
+    choices
+}
+
 async fn meta(st: &AppState, p: &waterdesk_services::Principal, lang: Lang) -> Result<Value, ApiError> {
     let s = st.services();
     let fields: Vec<Value> = Field::ALL
@@ -120,8 +139,7 @@ async fn meta(st: &AppState, p: &waterdesk_services::Principal, lang: Lang) -> R
     let pairs = |v: Vec<(String, String)>| -> Value { v.into_iter().map(|(c, l)| json!([c, l])).collect() };
     let mut options = serde_json::Map::new();
     for d in ["channel", "source", "category"] {
-        let choices = dict_choices(st, p, lang, d, true).await.unwrap_or_default();
-        options.insert(d.into(), pairs(choices));
+        options.insert(d.into(), pairs(choices_with_origins(st, p, lang, d).await));
     }
     let types = s.order_types(p).await?;
     options.insert(
@@ -234,7 +252,7 @@ async fn print_page(
             format!("{} {} {}", pick(lang, zh, en), op_label(lang, c.op), describe(&c.value, &s.tz))
         })
         .collect();
-    let channels = dict_choices(&st, &p, lang, "channel", true).await.unwrap_or_default();
+    let channels = choices_with_origins(&st, &p, lang, "channel").await;
     let rows = page
         .items
         .into_iter()
