@@ -328,6 +328,8 @@ pub struct ExportRun {
 }
 
 struct ExportEntry {
+    /// The `Services` that started it (tests run several in one process).
+    instance: usize,
     owner: i64,
     run: ExportRun,
     started: Instant,
@@ -395,6 +397,11 @@ impl Names {
 }
 
 impl Services {
+    /// Identifies this service instance (its clones share it) in the process-wide registry.
+    fn instance(&self) -> usize {
+        Arc::as_ptr(&self.auth) as usize
+    }
+
     /// Checks a query for export and starts writing its whole result to an XLSX in the
     /// background (R-DATA-03). Refused with `export_too_large` (and the count) over the
     /// caller's limit.
@@ -413,7 +420,9 @@ impl Services {
         }
         let q = self.order_query_parse(&doc)?;
         purge_exports();
-        let running = exports().values().filter(|e| e.owner == p.user_id && e.run.state == "running").count();
+        let me = self.instance();
+        let running =
+            exports().values().filter(|e| e.instance == me && e.owner == p.user_id && e.run.state == "running").count();
         if running >= EXPORTS_PER_USER {
             return Err(ServiceError::validation(
                 "query",
@@ -459,7 +468,7 @@ impl Services {
         }
         exports().insert(
             id.clone(),
-            ExportEntry { owner: p.user_id, run: run.clone(), started: Instant::now(), file: None },
+            ExportEntry { instance: me, owner: p.user_id, run: run.clone(), started: Instant::now(), file: None },
         );
         let (svc, p2) = (self.clone(), p.clone());
         tokio::spawn(async move {
@@ -571,9 +580,10 @@ impl Services {
     pub fn order_export_status(&self, p: &Principal, id: &str) -> ServiceResult<ExportRun> {
         p.require(perm::ORDER_READ)?;
         purge_exports();
+        let me = self.instance();
         exports()
             .get(id)
-            .filter(|e| e.owner == p.user_id)
+            .filter(|e| e.instance == me && e.owner == p.user_id)
             .map(|e| e.run.clone())
             .ok_or(ServiceError::NotFound { entity: "export" })
     }
@@ -582,9 +592,13 @@ impl Services {
     /// and its file name.
     pub fn order_export_file(&self, p: &Principal, id: &str) -> ServiceResult<(std::fs::File, String)> {
         p.require(perm::ORDER_READ)?;
+        let me = self.instance();
         let (file, name) = {
             let m = exports();
-            let e = m.get(id).filter(|e| e.owner == p.user_id).ok_or(ServiceError::NotFound { entity: "export" })?;
+            let e = m
+                .get(id)
+                .filter(|e| e.instance == me && e.owner == p.user_id)
+                .ok_or(ServiceError::NotFound { entity: "export" })?;
             let Some(f) = &e.file else {
                 return Err(ServiceError::validation(
                     "id",
