@@ -244,12 +244,28 @@ async fn print_page(
     let page = s.order_query(&p, &doc).await?;
     let parsed = s.order_query_parse(&doc)?;
     let lang = ctx.lang;
+    // The heading names codes as the page does (types, states, dictionaries, yes/no).
+    let meta = meta(&st, &p, lang).await?;
+    let name_of = |field: Field, code: &str| -> String {
+        meta["options"][field.code()]
+            .as_array()
+            .and_then(|l| l.iter().find(|o| o[0].as_str() == Some(code) || o[0].to_string() == code))
+            .and_then(|o| o[1].as_str())
+            .map_or_else(|| code.to_string(), str::to_string)
+    };
     let conditions = parsed
         .conditions()
         .iter()
         .map(|c| {
+            use waterdesk_domain::query::Val;
             let (zh, en) = c.field.label();
-            format!("{} {} {}", pick(lang, zh, en), op_label(lang, c.op), describe(&c.value, &s.tz))
+            let value = match &c.value {
+                Val::Texts(t) => t.iter().map(|x| name_of(c.field, x)).collect::<Vec<_>>().join(", "),
+                Val::Ids(i) => i.iter().map(|x| name_of(c.field, &x.to_string())).collect::<Vec<_>>().join(", "),
+                Val::Bool(b) => lang.t(if *b { "query.ui.yes" } else { "query.ui.no" }).to_string(),
+                v => describe(v, &s.tz),
+            };
+            format!("{} {} {}", pick(lang, zh, en), op_label(lang, c.op), value)
         })
         .collect();
     let channels = choices_with_origins(&st, &p, lang, "channel").await;
