@@ -249,7 +249,11 @@ async fn print_page(
     let name_of = |field: Field, code: &str| -> String {
         meta["options"][field.code()]
             .as_array()
-            .and_then(|l| l.iter().find(|o| o[0].as_str() == Some(code) || o[0].to_string() == code))
+            .and_then(|l| {
+                l.iter().find(|o| {
+                    o[0].as_str() == Some(code) || o[0].as_i64().is_some_and(|n| code.parse::<i64>() == Ok(n))
+                })
+            })
             .and_then(|o| o[1].as_str())
             .map_or_else(|| code.to_string(), str::to_string)
     };
