@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND="${1:-sqlite}"
 SECS="${2:-20}"
-BIN="${CARGO_TARGET_DIR:-target}/release/waterdesk"
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/waterdesk}"
 PORT=18095
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"

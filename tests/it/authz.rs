@@ -221,6 +221,19 @@ fn api_routes() -> Vec<ApiRoute> {
             Some(json!({"sheet_id": 1, "scores": {}}))
         }),
         (Method::GET, "/api/v1/evaluations/agents", AnyOf(&[perm::CONTACT_QA, perm::REPORT_READ]), none),
+        (Method::POST, "/api/v1/orders/query", Perm(perm::ORDER_READ), |_| Some(json!({}))),
+        (Method::POST, "/api/v1/orders/query/exports", Perm(perm::ORDER_READ), |_| {
+            Some(json!({"where": {"all": [{"field": "order_no", "op": "eq", "value": "WO0"}]}}))
+        }),
+        (Method::GET, "/api/v1/orders/query/exports/{id}", Perm(perm::ORDER_READ), none),
+        (Method::GET, "/api/v1/orders/query/exports/{id}/file", Perm(perm::ORDER_READ), none),
+        (Method::GET, "/api/v1/queries", Perm(perm::ORDER_READ), none),
+        (Method::POST, "/api/v1/queries", Perm(perm::ORDER_READ), |r| {
+            Some(json!({"name": format!("矩阵{r}"), "definition": {}}))
+        }),
+        (Method::GET, "/api/v1/queries/{id}", Perm(perm::ORDER_READ), none),
+        (Method::PUT, "/api/v1/queries/{id}", Perm(perm::ORDER_READ), |_| Some(json!({"name": "x", "definition": {}}))),
+        (Method::DELETE, "/api/v1/queries/{id}", Perm(perm::ORDER_READ), none),
         (Method::GET, "/api/v1/stats/indicators", Perm(perm::REPORT_READ), none),
         (Method::GET, "/api/v1/stats/quick", Perm(perm::REPORT_READ), none),
         // R-DATA-03/04 custom reports (tests/it/reports.rs); bodies that pass the permission
@@ -388,6 +401,8 @@ fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
         ("GET", "/reports/{id}/print", Perm(perm::REPORT_READ)),
         ("GET", "/dashboard", Perm(perm::REPORT_READ)),
         ("GET", "/progress", Public),
+        ("GET", "/query", Perm(perm::ORDER_READ)),
+        ("GET", "/query/print", Perm(perm::ORDER_READ)),
         ("GET", "/orders", Perm(perm::ORDER_READ)),
         ("POST", "/orders", Perm(perm::ORDER_CREATE)),
         ("GET", "/orders/new", Perm(perm::ORDER_CREATE)),

@@ -268,3 +268,36 @@ async fn supervisor_dashboard_and_progress_lookup() {
     );
     app.stop().await;
 }
+
+// Issue 6 (R-DATA-02/03): the query builder as a supervisor — conditions and an OR group,
+// keyset pages, a refusal, save/share/load, export with progress and download, print.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_builder_export_and_print() {
+    let Some(chromium) = browser_available() else {
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let o = waterdesk_services::seed_work::WorkSeedOptions { orders: 600, contacts: 0, months: 3, seed: 5, batch: 300 };
+    app.services().seed_work(&o, |_, _| {}).await.unwrap();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (base, password) = (app.base.clone(), app.password("supervisor"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/query.mjs"))
+            .env("BASE_URL", base)
+            .env("CHROMIUM", chromium)
+            .env("WD_USER", "supervisor")
+            .env("WD_PASSWORD", password)
+            .env("SHOTS", shots)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run node");
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "browser test failed:\n{log}");
+    assert!(log.contains("OK query"), "{log}");
+    app.stop().await;
+}

@@ -27,6 +27,7 @@ mod events;
 mod field;
 mod jobs;
 mod order_pages;
+mod order_query;
 mod order_types;
 mod orders;
 mod plans;

@@ -14,6 +14,7 @@ pub mod numbering;
 pub mod password;
 pub mod permissions;
 pub mod phone;
+pub mod query;
 pub mod schedule;
 pub mod sla;
 pub mod tariff;

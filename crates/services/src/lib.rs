@@ -27,6 +27,7 @@ pub mod import;
 pub mod import_runs;
 mod input;
 pub mod mail;
+pub mod order_query;
 pub mod order_views;
 pub mod orders;
 pub mod overview;

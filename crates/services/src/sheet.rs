@@ -136,8 +136,30 @@ fn numeric_column(name: &str) -> bool {
         )
 }
 
+/// A local `YYYY-MM-DDTHH:MM:SS` as an Excel date.
+fn excel_datetime(v: &str) -> Option<rust_xlsxwriter::ExcelDateTime> {
+    let d: jiff::civil::DateTime = v.parse().ok()?;
+    let year = u16::try_from(d.year()).ok().filter(|y| (1900..=9999).contains(y))?;
+    rust_xlsxwriter::ExcelDateTime::from_ymd(year, d.month() as u8, d.day() as u8)
+        .and_then(|x| x.and_hms(d.hour() as u16, d.minute() as u8, d.second() as f64))
+        .ok()
+}
+
 /// Excel's row limit per worksheet, header included.
 const MAX_SHEET_ROWS: u32 = 1_048_576;
+
+/// How a column's cells are written (see [`XlsxWriter::with_kinds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    Text,
+    /// Whole numbers (`0`).
+    Integer,
+    /// Numbers with one decimal (`0.0`).
+    Decimal,
+    /// Local date and time given as `YYYY-MM-DDTHH:MM:SS`, written as an Excel date
+    /// (`yyyy-mm-dd hh:mm`), so it sorts and filters as a date.
+    DateTime,
+}
 
 /// An XLSX being written row by row: bold frozen header, autofilter, numbers as numbers,
 /// a new worksheet every 1,048,575 rows.
@@ -148,6 +170,10 @@ pub struct XlsxWriter {
     columns: Vec<&'static str>,
     labels: Vec<String>,
     header: Format,
+    /// Per-column kinds; columns without one are text, or numbers by name.
+    kinds: Vec<CellKind>,
+    date: Format,
+    decimal: Format,
 }
 
 fn xe(e: XlsxError) -> ServiceError {
@@ -164,6 +190,9 @@ impl XlsxWriter {
             columns: columns.to_vec(),
             labels,
             header: Format::new().set_bold().set_background_color(0xDDEBF7),
+            kinds: Vec::new(),
+            date: Format::new().set_num_format("yyyy-mm-dd hh:mm"),
+            decimal: Format::new().set_num_format("0.0"),
         };
         w.add_sheet()?;
         Ok(w)
@@ -185,6 +214,12 @@ impl XlsxWriter {
         Ok(())
     }
 
+    /// Gives each column a kind (numbers, decimals, dates); unparseable cells stay text.
+    pub fn with_kinds(mut self, kinds: Vec<CellKind>) -> Self {
+        self.kinds = kinds;
+        self
+    }
+
     pub fn push(&mut self, cells: &[String]) -> ServiceResult<()> {
         if self.row >= MAX_SHEET_ROWS {
             self.close_sheet()?;
@@ -193,11 +228,29 @@ impl XlsxWriter {
         let n = self.book.worksheets().len() - 1;
         let ws = self.book.worksheet_from_index(n).map_err(xe)?;
         for (c, v) in cells.iter().enumerate() {
-            let numeric = self.columns.get(c).is_some_and(|name| numeric_column(name));
-            match v.parse::<i64>() {
-                Ok(x) if numeric => ws.write_number(self.row, c as u16, x as f64).map(|_| ()),
-                _ if v.is_empty() => Ok(()),
-                _ => ws.write_string(self.row, c as u16, v).map(|_| ()),
+            let (row, col) = (self.row, c as u16);
+            if v.is_empty() {
+                continue;
+            }
+            let kind = self.kinds.get(c).copied().unwrap_or_else(|| {
+                if self.columns.get(c).is_some_and(|name| numeric_column(name)) {
+                    CellKind::Integer
+                } else {
+                    CellKind::Text
+                }
+            });
+            match kind {
+                CellKind::Integer if v.parse::<i64>().is_ok() => {
+                    ws.write_number(row, col, v.parse::<i64>().unwrap_or_default() as f64).map(|_| ())
+                }
+                CellKind::Decimal if v.parse::<f64>().is_ok_and(f64::is_finite) => ws
+                    .write_number_with_format(row, col, v.parse::<f64>().unwrap_or_default(), &self.decimal)
+                    .map(|_| ()),
+                CellKind::DateTime if excel_datetime(v).is_some() => {
+                    let d = excel_datetime(v).ok_or_else(|| ServiceError::Internal("date".into()))?;
+                    ws.write_datetime_with_format(row, col, &d, &self.date).map(|_| ())
+                }
+                _ => ws.write_string(row, col, v).map(|_| ()),
             }
             .map_err(xe)?;
         }

@@ -25,6 +25,7 @@ pub mod imports;
 pub mod jobs;
 pub mod migrate;
 pub mod numbers;
+pub mod order_query;
 pub mod orders;
 pub mod params;
 pub mod plans;

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
         script: include_str!("../migrations/0012_dispatch_indexes.sql"),
     },
     Migration { version: 13, name: "quick_counts", script: include_str!("../migrations/0013_quick_counts.sql") },
+    Migration { version: 14, name: "order_queries", script: include_str!("../migrations/0014_order_queries.sql") },
     Migration { version: 15, name: "reports", script: include_str!("../migrations/0015_reports.sql") },
     Migration {
         version: 16,

@@ -40,6 +40,7 @@ const ASSETS: &[Asset] = &[
         mime: "text/css; charset=utf-8",
         body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/leaflet.css")),
     },
+    Asset { name: "query.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../assets/query.js") },
     Asset {
         name: "vendor/echarts.min.js",
         mime: "text/javascript; charset=utf-8",

@@ -15,6 +15,7 @@ pub mod imports;
 pub mod orders;
 pub mod plans;
 pub mod public;
+pub mod queries;
 pub mod reports;
 pub mod stats;
 
@@ -84,6 +85,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             .merge(dispatch::router())
             .merge(plans::router())
             .merge(reports::router())
+            .merge(queries::router())
             .merge(stats::router())
             .merge(public::router()),
     )

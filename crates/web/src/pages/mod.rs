@@ -14,6 +14,7 @@ pub mod field;
 pub mod order_types;
 pub mod orders;
 pub mod plans;
+pub mod query;
 pub mod reports;
 pub mod stats;
 
@@ -128,6 +129,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/reports/{id}/print"),
     ("GET", "/dashboard"),
     ("GET", "/progress"),
+    ("GET", "/query"),
+    ("GET", "/query/print"),
     ("GET", "/m"),
     ("GET", "/m/orders/{id}"),
     ("GET", "/m/manifest.webmanifest"),
@@ -157,6 +160,7 @@ pub fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(plans::router())
         .merge(reports::router())
+        .merge(query::router())
         .merge(stats::router())
         .merge(dashboard::router())
 }
@@ -364,6 +368,7 @@ fn nav(lang: Lang, p: &Principal, path: &str) -> Vec<NavSection> {
     }
     if p.has(perm::ORDER_READ) {
         main.push(item("/orders", "nav.orders", icon::CLIPBOARD));
+        main.push(item("/query", "nav.query", icon::SCROLL));
     }
     if p.has(perm::ORDER_DISPATCH) {
         main.push(item("/plans", "nav.plans", icon::CLOCK));
