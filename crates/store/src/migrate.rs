@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         script: include_str!("../migrations/0016_dashboard_progress.sql"),
     },
     Migration { version: 17, name: "order_facts", script: include_str!("../migrations/0017_order_facts.sql") },
+    Migration {
+        version: 18,
+        name: "quick_counts_covering",
+        script: include_str!("../migrations/0018_quick_counts_covering.sql"),
+    },
 ];
 
 /// What `run` did.

@@ -212,49 +212,54 @@ pub struct QuickRow {
     pub overdue: i64,
 }
 
-/// One grouped pass over the orders in `units` (`None`: all) that can count — open ones,
-/// and those registered or concluded today; "today" is `[start, end)`.
+/// The quick counts of the orders in `units` (`None`: all); "today" is `[start, end)`.
+/// One statement of three parts, each answered from an index alone (migration 0018): the
+/// open stages, today's registrations, today's conclusions.
 pub async fn quick_counts(
     conn: &mut AnyConnection,
     units: Option<&[i64]>,
     (start, end): (jiff::Timestamp, jiff::Timestamp),
 ) -> StoreResult<QuickRow> {
     let (start, end) = (t(start), t(end));
-    let (start2, end2) = (start.clone(), end.clone());
-    let mut q = Sql::new("SELECT COALESCE(SUM(CASE WHEN o.created_at >= ");
-    q.bind(start.clone()).push(" AND o.created_at < ").bind(end.clone());
-    q.push(
-        " THEN 1 ELSE 0 END), 0) AS received,
-        COALESCE(SUM(CASE WHEN o.state = 'registered' THEN 1 ELSE 0 END), 0) AS unprocessed,
-        COALESCE(SUM(CASE WHEN o.state IN ('pending_approval', 'accepted', 'dispatched', 'acknowledged', 'in_progress')
-            OR (o.state = 'suspended' AND o.suspended_from NOT IN ('resolved', 'verified'))
-            THEN 1 ELSE 0 END), 0) AS in_progress,
-        COALESCE(SUM(CASE WHEN o.state IN ('resolved', 'verified')
-            OR (o.state = 'suspended' AND o.suspended_from IN ('resolved', 'verified'))
-            THEN 1 ELSE 0 END), 0) AS awaiting_conclusion,
-        COALESCE(SUM(CASE WHEN o.state = 'concluded' AND o.concluded_at >= ",
+    let mut q = Sql::new(
+        "SELECT open.unprocessed, open.in_progress, open.awaiting_conclusion, open.overdue, today.received,
+            done.completed, done.visited
+        FROM (SELECT
+            COALESCE(SUM(CASE WHEN o.state = 'registered' THEN 1 ELSE 0 END), 0) AS unprocessed,
+            COALESCE(SUM(CASE WHEN o.state IN ('pending_approval', 'accepted', 'dispatched', 'acknowledged',
+                    'in_progress')
+                OR (o.state = 'suspended' AND o.suspended_from NOT IN ('resolved', 'verified'))
+                THEN 1 ELSE 0 END), 0) AS in_progress,
+            COALESCE(SUM(CASE WHEN o.state IN ('resolved', 'verified')
+                OR (o.state = 'suspended' AND o.suspended_from IN ('resolved', 'verified'))
+                THEN 1 ELSE 0 END), 0) AS awaiting_conclusion,
+            COALESCE(SUM(CASE WHEN o.overdue = 1 AND (o.state IN ('registered', 'pending_approval', 'accepted',
+                    'dispatched', 'acknowledged', 'in_progress')
+                OR (o.state = 'suspended' AND o.suspended_from NOT IN ('resolved', 'verified')))
+                THEN 1 ELSE 0 END), 0) AS overdue
+            FROM work_orders o
+            WHERE o.state IN ('registered', 'pending_approval', 'accepted', 'dispatched', 'acknowledged',
+                'in_progress', 'resolved', 'verified', 'suspended')",
     );
-    q.bind(start.clone()).push(" AND o.concluded_at < ").bind(end.clone());
-    q.push(" THEN 1 ELSE 0 END), 0) AS completed, COALESCE(SUM(CASE WHEN o.state = 'concluded' AND o.concluded_at >= ");
-    q.bind(start).push(" AND o.concluded_at < ").bind(end);
-    q.push(
-        " THEN CASE WHEN EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.action = 'visit')
-            THEN 1 ELSE 0 END ELSE 0 END), 0) AS visited,
-        COALESCE(SUM(CASE WHEN o.overdue = 1 AND (o.state IN ('registered', 'pending_approval', 'accepted',
-            'dispatched', 'acknowledged', 'in_progress')
-            OR (o.state = 'suspended' AND o.suspended_from NOT IN ('resolved', 'verified')))
-            THEN 1 ELSE 0 END), 0) AS overdue
-        FROM work_orders o
-        WHERE (o.state IN ('registered', 'pending_approval', 'accepted', 'dispatched', 'acknowledged',
-                'in_progress', 'resolved', 'verified', 'suspended')
-            OR (o.created_at >= ",
-    );
-    // Only the orders that can count are read (indexed: state, created_at, concluded_at).
-    q.bind(start2.clone()).push(" AND o.created_at < ").bind(end2.clone());
-    q.push(") OR (o.concluded_at >= ").bind(start2).push(" AND o.concluded_at < ").bind(end2).push("))");
     if let Some(units) = units {
         crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
     }
+    q.push(") open, (SELECT COUNT(*) AS received FROM work_orders o WHERE o.created_at >= ");
+    q.bind(start.clone()).push(" AND o.created_at < ").bind(end.clone());
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
+    }
+    q.push(
+        ") today, (SELECT COALESCE(SUM(CASE WHEN o.state = 'concluded' THEN 1 ELSE 0 END), 0) AS completed,
+            COALESCE(SUM(CASE WHEN o.state = 'concluded' AND EXISTS (SELECT 1 FROM order_events e
+                WHERE e.order_id = o.id AND e.action = 'visit') THEN 1 ELSE 0 END), 0) AS visited
+            FROM work_orders o WHERE o.concluded_at IS NOT NULL AND o.concluded_at >= ",
+    );
+    q.bind(start).push(" AND o.concluded_at < ").bind(end);
+    if let Some(units) = units {
+        crate::customers::push_in(&mut q, " AND o.unit_id IN (", units);
+    }
+    q.push(") done");
     let r = q.query().fetch_one(conn).await?;
     Ok(QuickRow {
         received: r.try_get("received")?,
