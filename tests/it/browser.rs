@@ -19,24 +19,26 @@ fn browser_available() -> Option<String> {
     Some(chromium.to_string())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_navigate_and_switch_language() {
-    let Some(chromium) = browser_available() else {
-        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
-        return;
-    };
-    let app = TestApp::spawn(Backend::Sqlite).await;
+/// Runs `tests/browser/<script>` in Node against `app` in Chromium, with `env` beside
+/// `BASE_URL`, `CHROMIUM` and `SHOTS` (where screenshots go); returns its output once it
+/// has succeeded.
+async fn run_browser(
+    app: &TestApp,
+    chromium: String,
+    script: &str,
+    env: Vec<(&'static str, std::ffi::OsString)>,
+) -> String {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let (base, password) = (app.base.clone(), app.password("admin"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser").join(script);
+    let base = app.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/login.mjs"))
+            .arg(path)
             .env("BASE_URL", base)
             .env("CHROMIUM", chromium)
-            .env("WD_USER", "admin")
-            .env("WD_PASSWORD", password)
             .env("SHOTS", shots)
+            .envs(env)
             .output()
     })
     .await
@@ -44,6 +46,20 @@ async fn login_navigate_and_switch_language() {
     .expect("run node");
     let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser test failed:\n{log}");
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_navigate_and_switch_language() {
+    let Some(chromium) = browser_available() else {
+        crate::helpers::skip("browser test: needs /usr/bin/chromium (Debian package `chromium`), Node.js and `npm ci`");
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let password = app.password("admin");
+    let log =
+        run_browser(&app, chromium, "login.mjs", vec![("WD_USER", "admin".into()), ("WD_PASSWORD", password.into())])
+            .await;
     assert!(log.contains("OK login"), "{log}");
     app.stop().await;
 }
@@ -81,27 +97,20 @@ async fn console_screen_pop_with_two_agents() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let (base, password) = (app.base.clone(), app.password("agent"));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/console.mjs"))
-            .env("BASE_URL", base)
-            .env("CHROMIUM", chromium)
-            .env("AGENT1_USER", "agent")
-            .env("AGENT1_PASSWORD", password)
-            .env("AGENT2_USER", "agent2")
-            .env("AGENT2_PASSWORD", "Hotline-seat2-2026!")
-            .env("CTI_SECRET", secret)
-            .env("SHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser test failed:\n{log}");
+    let password = app.password("agent");
+    let log = run_browser(
+        &app,
+        chromium,
+        "console.mjs",
+        vec![
+            ("AGENT1_USER", "agent".into()),
+            ("AGENT1_PASSWORD", password.into()),
+            ("AGENT2_USER", "agent2".into()),
+            ("AGENT2_PASSWORD", "Hotline-seat2-2026!".into()),
+            ("CTI_SECRET", secret.into()),
+        ],
+    )
+    .await;
     assert!(log.contains("OK console"), "{log}");
     eprintln!("{}", log.lines().find(|l| l.starts_with("pop shown")).unwrap_or(""));
     app.stop().await;
@@ -116,29 +125,13 @@ async fn work_order_full_loop() {
         return;
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let passwords = serde_json::json!({
         "agent": app.password("agent"),
         "dispatcher": app.password("dispatcher"),
         "worker": app.password("worker"),
     })
     .to_string();
-    let base = app.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/order_loop.mjs"))
-            .env("BASE_URL", base)
-            .env("CHROMIUM", chromium)
-            .env("PASSWORDS", passwords)
-            .env("SHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser test failed:\n{log}");
+    let log = run_browser(&app, chromium, "order_loop.mjs", vec![("PASSWORDS", passwords.into())]).await;
     assert!(log.contains("OK order loop"), "{log}");
     app.stop().await;
 }
@@ -155,29 +148,22 @@ async fn report_build_export_and_print() {
     app.clock.set("2026-07-10T04:00:00Z".parse().unwrap());
     let opts = waterdesk_services::seed_work::WorkSeedOptions { orders: 300, months: 2, seed: 3, ..Default::default() };
     app.services().seed_work(&opts, |_, _| {}).await.unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let download = dir.path().join("report.xlsx");
-    let (base, password, file) = (app.base.clone(), app.password("supervisor"), download.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/report.mjs"))
-            .env("BASE_URL", base)
-            .env("CHROMIUM", chromium)
-            .env("WD_USER", "supervisor")
-            .env("WD_PASSWORD", password)
-            .env("FROM", "2026-06-01")
-            .env("TO", "2026-06-30")
-            .env("DOWNLOAD", file)
-            .env("SHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser test failed:\n{log}");
+    let (password, file) = (app.password("supervisor"), download.clone());
+    let log = run_browser(
+        &app,
+        chromium,
+        "report.mjs",
+        vec![
+            ("WD_USER", "supervisor".into()),
+            ("WD_PASSWORD", password.into()),
+            ("FROM", "2026-06-01".into()),
+            ("TO", "2026-06-30".into()),
+            ("DOWNLOAD", file.into()),
+        ],
+    )
+    .await;
     let id: i64 = log
         .lines()
         .find_map(|l| l.strip_prefix("OK report "))
@@ -237,27 +223,20 @@ async fn supervisor_dashboard_and_progress_lookup() {
         let local = o.created_at.to_zoned(app.services().tz.clone()).strftime("%Y-%m-%d %H:%M").to_string();
         (waterdesk_web::i18n::Lang::Zh.t(&format!("progress.stage.{code}")).to_string(), local)
     };
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let (base, password) = (app.base.clone(), app.password("supervisor"));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.mjs"))
-            .env("BASE_URL", base)
-            .env("CHROMIUM", chromium)
-            .env("SUP_PASSWORD", password)
-            .env("PROGRESS_NUMBER", number)
-            .env("PROGRESS_LAST4", last4)
-            .env("PROGRESS_STAGE", stage)
-            .env("PROGRESS_REGISTERED", registered)
-            .env("SHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser test failed:\n{log}");
+    let password = app.password("supervisor");
+    let log = run_browser(
+        &app,
+        chromium,
+        "dashboard.mjs",
+        vec![
+            ("SUP_PASSWORD", password.into()),
+            ("PROGRESS_NUMBER", number.into()),
+            ("PROGRESS_LAST4", last4.into()),
+            ("PROGRESS_STAGE", stage.into()),
+            ("PROGRESS_REGISTERED", registered.into()),
+        ],
+    )
+    .await;
     assert!(log.contains("OK dashboard"), "{log}");
     eprintln!(
         "{}",
@@ -280,24 +259,14 @@ async fn query_builder_export_and_print() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let o = waterdesk_services::seed_work::WorkSeedOptions { orders: 600, contacts: 0, months: 3, seed: 5, batch: 300 };
     app.services().seed_work(&o, |_, _| {}).await.unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let (base, password) = (app.base.clone(), app.password("supervisor"));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/query.mjs"))
-            .env("BASE_URL", base)
-            .env("CHROMIUM", chromium)
-            .env("WD_USER", "supervisor")
-            .env("WD_PASSWORD", password)
-            .env("SHOTS", shots)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run node");
-    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "browser test failed:\n{log}");
+    let password = app.password("supervisor");
+    let log = run_browser(
+        &app,
+        chromium,
+        "query.mjs",
+        vec![("WD_USER", "supervisor".into()), ("WD_PASSWORD", password.into())],
+    )
+    .await;
     assert!(log.contains("OK query"), "{log}");
     app.stop().await;
 }
