@@ -409,9 +409,17 @@ pub async fn unsettled_ids(
 /// Settled orders whose facts are missing or out of date, by id after `after`:
 /// (id, version), at most `limit`.
 pub async fn facts_due(conn: &mut AnyConnection, after: i64, limit: i64) -> StoreResult<Vec<(i64, i64)>> {
+    // One ordered range of the partial index `(state, id)` per closed state: an `IN` over
+    // the three states made PostgreSQL read every due order and sort them (480 ms a chunk
+    // on 680,000 due orders).
     let rows = sqlx::query(
-        "SELECT id, version FROM work_orders WHERE facts_version <> version
-            AND state IN ('cancelled', 'concluded', 'rejected') AND id > $1 ORDER BY id LIMIT $2",
+        "SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
+                AND state = 'cancelled' AND id > $1 ORDER BY id LIMIT $2) a
+         UNION ALL SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
+                AND state = 'concluded' AND id > $1 ORDER BY id LIMIT $2) b
+         UNION ALL SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
+                AND state = 'rejected' AND id > $1 ORDER BY id LIMIT $2) c
+         ORDER BY id LIMIT $2",
     )
     .bind(after)
     .bind(limit)
