@@ -138,7 +138,7 @@ async fn build_xlsx(
 }
 
 /// Streams a file to the response in 64 KiB chunks.
-async fn send_file(file: std::fs::File, tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) {
+pub(crate) async fn send_file(file: std::fs::File, tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) {
     use tokio::io::AsyncReadExt;
     let mut f = tokio::fs::File::from_std(file);
     loop {

@@ -85,26 +85,7 @@ async fn export_file(
 ) -> Result<Response, ApiError> {
     let (file, name) = st.services().order_export_file(&p, &id)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut f = tokio::fs::File::from_std(file);
-        loop {
-            let mut buf = vec![0u8; 64 * 1024];
-            match f.read(&mut buf).await {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-        }
-    });
+    tokio::spawn(super::exports::send_file(file, tx));
     Ok(super::exports::attachment(
         Body::from_stream(ReceiverStream::new(rx)),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
