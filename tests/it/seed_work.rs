@@ -17,6 +17,10 @@ backend_test!(seeded_history_is_consistent, |backend| async move {
         let mut c = s.db.read().await.unwrap();
         waterdesk_store::orders::list(&mut c, &Default::default(), 200).await.unwrap().len()
     };
+    let first_id: i64 = {
+        let mut c = s.db.read().await.unwrap();
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM work_orders").fetch_one(&mut *c).await.unwrap()
+    };
     let o = WorkSeedOptions { orders: 400, contacts: 120, months: 6, seed: 7, batch: 150 };
     let r = s.seed_work(&o, |_, _| {}).await.unwrap();
     assert_eq!(r.orders, 400);
@@ -68,6 +72,43 @@ backend_test!(seeded_history_is_consistent, |backend| async move {
         page.iter().filter(|o| o.fields.contains("satisfaction")).count()
     };
     assert!(visited > 0);
+
+    // Seeded in the order of registration: ids rise with time.
+    let mut c = s.db.read().await.unwrap();
+    let out_of_order: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM work_orders a JOIN work_orders b ON b.id = a.id + 1
+         WHERE b.created_at < a.created_at AND a.id >= $1",
+    )
+    .bind(first_id)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert_eq!(out_of_order, 0);
+    // Indicator facts are stored with the orders (every one but the suspended), and the
+    // figures summed from them are those replayed from the events (ARCHITECTURE D24).
+    let (stored, suspended): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM order_facts), (SELECT COUNT(*) FROM work_orders WHERE state = 'suspended')",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap();
+    assert!(stored >= 400 - suspended, "{stored} stored, {suspended} suspended");
+    drop(c);
+    let sup = as_user(&app, "supervisor").await;
+    let now = s.now();
+    let year_ago = now - jiff::SignedDuration::from_hours(24 * 360);
+    let by = waterdesk_services::stats::parse_group_by("unit,type,month").unwrap();
+    let report = |s: waterdesk_services::Services, sup: waterdesk_services::Principal| async move {
+        let rows = s.indicators_filtered(&sup, year_ago, now, None, by, &Default::default()).await.unwrap();
+        serde_json::to_value(rows).unwrap()
+    };
+    let from_facts = report(s.clone(), sup.clone()).await;
+    let mut c = s.db.read().await.unwrap();
+    sqlx::query("DELETE FROM order_facts").execute(&mut *c).await.unwrap();
+    sqlx::query("UPDATE work_orders SET facts_version = -1").execute(&mut *c).await.unwrap();
+    drop(c);
+    assert_eq!(from_facts, report(s.clone(), sup.clone()).await, "stored = replayed");
+    assert!(from_facts.as_array().unwrap().len() > 10);
 
     // Numbers were reserved: orders registered now get fresh ones; the watcher copes.
     let agent = as_user(&app, "agent").await;

@@ -471,10 +471,10 @@ impl Indicators {
     }
 }
 
-/// The counts stored for settled orders (the `order_facts` columns), in this order. The
-/// others follow from settlement: `registered` and `closed_items` are the number of orders,
-/// the open-stage counts, `overdue_unprocessed` and `suspended` are 0.
-pub const SETTLED_COUNTS: [&str; 14] = [
+/// The counts stored per order (the `order_facts` columns), in this order. The others
+/// follow: `registered` is the number of orders, `overdue_unprocessed` is counted from
+/// [`Standing::overdue_after`], `suspended` is 0 (suspended orders are not stored).
+pub const FACT_COUNTS: [&str; 18] = [
     "ack_on_time",
     "processed_on_time",
     "not_replied",
@@ -489,11 +489,15 @@ pub const SETTLED_COUNTS: [&str; 14] = [
     "rejected",
     "cancelled",
     "visited",
+    "not_accepted",
+    "accepted_not_acknowledged",
+    "acknowledged_not_processed",
+    "closed_items",
 ];
 
 impl Indicators {
-    /// The [`SETTLED_COUNTS`] of a settled order (or a sum of them).
-    pub fn settled_counts(&self) -> [u64; 14] {
+    /// The [`FACT_COUNTS`] of an order (or a sum of them).
+    pub fn fact_counts(&self) -> [u64; 18] {
         [
             self.ack_on_time,
             self.processed_on_time,
@@ -509,11 +513,16 @@ impl Indicators {
             self.rejected,
             self.cancelled,
             self.visited,
+            self.not_accepted,
+            self.accepted_not_acknowledged,
+            self.acknowledged_not_processed,
+            self.closed_items,
         ]
     }
 
-    /// The indicators of `orders` settled orders whose [`SETTLED_COUNTS`] add up to `c`.
-    pub fn from_settled(orders: u64, c: [u64; 14]) -> Indicators {
+    /// The indicators of `orders` stored orders whose [`FACT_COUNTS`] add up to `c`, of
+    /// which `overdue` are past their deadline at the instant evaluated.
+    pub fn from_facts(orders: u64, overdue: u64, c: [u64; 18]) -> Indicators {
         let [
             ack_on_time,
             processed_on_time,
@@ -529,10 +538,18 @@ impl Indicators {
             rejected,
             cancelled,
             visited,
+            not_accepted,
+            accepted_not_acknowledged,
+            acknowledged_not_processed,
+            closed_items,
         ] = c;
         let mut i = Indicators {
             registered: orders,
-            closed_items: orders,
+            not_accepted,
+            accepted_not_acknowledged,
+            acknowledged_not_processed,
+            closed_items,
+            overdue_unprocessed: overdue,
             ack_on_time,
             processed_on_time,
             not_replied,
@@ -774,13 +791,40 @@ pub fn compute(
     r.finish()
 }
 
-/// An order's contribution once nothing more can happen to it: `Some((since, counts))`
-/// when its stage is terminal (concluded, rejected, cancelled), where `since` is its last
-/// fact (state change, reply or visit). For every `at >= since` the order contributes
-/// exactly `counts` (an evaluation as of `at` reads nothing later than `since`, a terminal
-/// stage has no open deadline and cannot be suspended), so reports may sum stored counts
-/// instead of replaying the order (ARCHITECTURE D24). `None`: the order is still open.
-pub fn settled(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<(Timestamp, Indicators)> {
+/// An order's contribution from its last fact on (ARCHITECTURE D24): what replaying it
+/// gives at every instant from `since` until something new happens to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// The order's last fact: state change, reply or visit.
+    pub since: Timestamp,
+    /// Its counts with `overdue_unprocessed` 0: the one count that moves with time alone.
+    pub counts: Indicators,
+    /// It counts as overdue unprocessed at every instant after this one (its complete
+    /// deadline; `None`: never, as long as nothing happens to it).
+    pub overdue_after: Option<Timestamp>,
+}
+
+impl Standing {
+    /// The order's contribution at `at` (no earlier than `since`).
+    pub fn at(&self, at: Timestamp) -> Indicators {
+        let mut i = self.counts;
+        i.overdue_unprocessed = u64::from(self.overdue_after.is_some_and(|d| at > d));
+        i.rates();
+        i
+    }
+
+    /// Nothing can happen to the order any more (concluded, rejected, cancelled).
+    pub fn is_settled(&self) -> bool {
+        self.counts.closed_items == 1
+    }
+}
+
+/// The [`Standing`] of an order, so that reports may sum stored counts instead of
+/// replaying it. It holds for every `at >= since`: an evaluation as of `at` reads no fact
+/// later than `since`, and an order that is not suspended has a fixed deadline (its
+/// suspensions have all ended by `since`). `None` for a suspended order, whose deadline
+/// moves with the clock: it is replayed.
+pub fn standing(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<Standing> {
     let last = |it: &mut dyn Iterator<Item = Timestamp>| it.max();
     let since = [
         Some(o.registered_at),
@@ -791,9 +835,35 @@ pub fn settled(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<(Timestamp, Indicato
     .into_iter()
     .flatten()
     .max()?;
+    let life = o.life(since);
+    if life.suspended {
+        return None;
+    }
     let mut counts = evaluate(o, since, tz);
+    let overdue_after = if before_processing(life.stage) { o.due(&life, Deadline::Complete, since, tz) } else { None };
+    counts.overdue_unprocessed = 0;
     counts.rates();
-    (counts.closed_items == 1).then_some((since, counts))
+    Some(Standing { since, counts, overdue_after })
+}
+
+/// An order's contribution once nothing more can happen to it: `Some((since, counts))`
+/// when its stage is terminal (concluded, rejected, cancelled); see [`standing`].
+/// `None`: the order is still open.
+pub fn settled(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<(Timestamp, Indicators)> {
+    standing(o, tz).filter(Standing::is_settled).map(|s| (s.since, s.counts))
+}
+
+/// The stages before processing (a complete deadline can pass in them).
+fn before_processing(stage: State) -> bool {
+    matches!(
+        stage,
+        State::Registered
+            | State::PendingApproval
+            | State::Accepted
+            | State::Dispatched
+            | State::Acknowledged
+            | State::InProgress
+    )
 }
 
 /// One order's contribution (each count 0 or 1, visit attempts aside).
@@ -802,15 +872,6 @@ fn evaluate(o: &OrderFacts<'_>, at: Timestamp, tz: &TimeZone) -> Indicators {
     let stage = life.stage;
     let b = u64::from;
     let processed = is_processed(stage);
-    let before_processing = matches!(
-        stage,
-        State::Registered
-            | State::PendingApproval
-            | State::Accepted
-            | State::Dispatched
-            | State::Acknowledged
-            | State::InProgress
-    );
     let acknowledged = life.first_ack.is_some();
     let replied = o.replied_at.is_some_and(|r| r <= at);
     let attempts: Vec<&VisitAttempt> = o.visits.iter().filter(|v| v.at <= at).collect();
@@ -830,7 +891,9 @@ fn evaluate(o: &OrderFacts<'_>, at: Timestamp, tz: &TimeZone) -> Indicators {
         resolved_items: b(processed),
         closed_items: b(stage.is_terminal()),
         completed: b(stage == State::Concluded),
-        overdue_unprocessed: b(before_processing && o.due(&life, Deadline::Complete, at, tz).is_some_and(|d| at > d)),
+        overdue_unprocessed: b(
+            before_processing(stage) && o.due(&life, Deadline::Complete, at, tz).is_some_and(|d| at > d)
+        ),
         ack_on_time: b(life.first_ack.is_some_and(|t| o.on_time(&life, Deadline::Acknowledge, t, tz))),
         processed_on_time: b(
             processed && life.processed_since.is_some_and(|t| o.on_time(&life, Deadline::Complete, t, tz))

@@ -16,7 +16,7 @@
 //! - Numbers (热线编号, 工单号) are reserved per day from the same counters the
 //!   application uses, so orders registered afterwards never collide.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -232,15 +232,16 @@ impl Services {
         let first = now - span;
         let mut report = WorkSeedReport::default();
 
-        // Orders, a batch per transaction.
+        // Orders, a batch per transaction, in the order they were registered (as a real
+        // history grows: ids and times rise together, and indexes are appended to).
+        let order_times = self.seasonal_instants(&mut rng, first, now, o.orders);
         let mut done = 0;
         while done < o.orders {
             let n = o.batch.min(o.orders - done);
             let mut gen_orders = Vec::with_capacity(n as usize);
-            for _ in 0..n {
+            for &reg in &order_times[done as usize..(done + n) as usize] {
                 let kind = *pick(&mut rng, TYPE_SHARES);
                 let Some((w, t)) = workflows.get(kind) else { continue };
-                let reg = self.seasonal_instant(&mut rng, first, now);
                 let (impact, urgency) = (
                     ["low", "medium", "high"][rng.random_range(0..3)],
                     ["low", "medium", "medium", "high"][rng.random_range(0..4)],
@@ -288,6 +289,8 @@ impl Services {
             let mut oid = bulk::next_id(&mut tx, "work_orders").await?;
             let mut cid = bulk::next_id(&mut tx, "contacts").await?;
             let (mut orders, mut contacts, mut events, mut pauses) = (vec![], vec![], vec![], vec![]);
+            // Every order's version: its indicator facts are stored at once.
+            let mut versions: HashMap<i64, i64> = HashMap::new();
             for (kind, reg, impact, urgency, priority, targets, crew_unit, life, place, lat, lng, from_contact) in
                 gen_orders
             {
@@ -323,6 +326,7 @@ impl Services {
                     _ => false,
                 };
                 report.overdue += i64::from(overdue);
+                versions.insert(oid, life.steps.len() as i64);
                 report.open += i64::from(!closed);
                 let mut fields = serde_json::Map::new();
                 for s in &life.steps {
@@ -438,6 +442,10 @@ impl Services {
             bulk::insert(&mut tx, backend, "order_pauses", &["order_id", "started_at", "ended_at"], &pauses).await?;
             bulk::sync_ids(&mut tx, backend, "work_orders").await?;
             bulk::sync_ids(&mut tx, backend, "contacts").await?;
+            let mut ids: Vec<i64> = versions.keys().copied().collect();
+            ids.sort_unstable();
+            let facts = self.standing_facts_of(&mut tx, &ids, &versions).await?;
+            waterdesk_store::stats::store_facts(&mut tx, backend, &facts).await?;
             crate::input::commit(tx).await?;
             report.orders += orders.len() as i64;
             report.contacts += contacts.len() as i64;
@@ -447,11 +455,15 @@ impl Services {
         }
 
         // Contacts without an order, answered at once.
+        drop(order_times);
+        let contact_times = self.seasonal_instants(&mut rng, first, now, o.contacts);
         let mut done_c = 0;
         while done_c < o.contacts {
             let n = o.batch.min(o.contacts - done_c);
-            let batch: Vec<(jiff::Timestamp, &str)> =
-                (0..n).map(|_| (self.seasonal_instant(&mut rng, first, now), *pick(&mut rng, STANDALONE))).collect();
+            let batch: Vec<(jiff::Timestamp, &str)> = contact_times[done_c as usize..(done_c + n) as usize]
+                .iter()
+                .map(|&at| (at, *pick(&mut rng, STANDALONE)))
+                .collect();
             let mut tx = self.db.begin().await?;
             let mut contact_nos =
                 Reserved::take(&mut tx, NumberKind::Contact, batch.iter().map(|b| b.0), &self.tz).await?;
@@ -540,6 +552,19 @@ impl Services {
     }
 
     /// An instant in [first, now) with seasons and office hours.
+    /// `n` instants from [`Self::seasonal_instant`], oldest first.
+    fn seasonal_instants(
+        &self,
+        rng: &mut StdRng,
+        first: jiff::Timestamp,
+        now: jiff::Timestamp,
+        n: i64,
+    ) -> Vec<jiff::Timestamp> {
+        let mut v: Vec<jiff::Timestamp> = (0..n).map(|_| self.seasonal_instant(rng, first, now)).collect();
+        v.sort_unstable();
+        v
+    }
+
     fn seasonal_instant(&self, rng: &mut StdRng, first: jiff::Timestamp, now: jiff::Timestamp) -> jiff::Timestamp {
         let span = now.duration_since(first).as_secs().max(1);
         loop {

@@ -16,7 +16,7 @@ use waterdesk_domain::permissions::perm;
 use waterdesk_domain::sla::{Calendar, Targets};
 use waterdesk_domain::workflow::{State, Workflow};
 use waterdesk_store::AnyConnection;
-use waterdesk_store::stats::{self as repo, CohortFilter, FactGrouping, OrderFactsRow, SettledFacts};
+use waterdesk_store::stats::{self as repo, CohortFilter, FactGrouping, OrderFactsRow, StandingFacts};
 
 use crate::escalation::targets_of;
 use crate::input::commit;
@@ -256,12 +256,12 @@ impl Services {
             sources: &filters.sources,
             ..CohortFilter::new(from, to, units.as_deref())
         };
-        // One snapshot for the stored sums and the replayed rest: an order settled in
+        // One snapshot for the stored sums and the replayed rest: an order changed in
         // between would otherwise be counted twice or not at all.
         let mut tx = self.db.snapshot().await?;
         let types = TypeTable::load(&mut tx).await?;
         let mut report = kpi::Report::new(Cohort { from, to }, at, group_by, self.tz.clone());
-        if !self.add_settled(&mut tx, &mut report, &filter, at).await? {
+        if !self.add_stored(&mut tx, &mut report, &filter, at).await? {
             // Periods cut in a zone whose offset is not whole hours: replay everything.
             report = kpi::Report::new(Cohort { from, to }, at, group_by, self.tz.clone());
             let mut after = 0;
@@ -277,7 +277,7 @@ impl Services {
                 }
             }
         } else {
-            let ids = repo::unsettled_ids(&mut tx, &filter, at).await?;
+            let ids = repo::replay_ids(&mut tx, &filter, at).await?;
             for chunk in ids.chunks(PAGE as usize) {
                 for o in repo::facts_by_ids(&mut tx, chunk).await?.iter().filter(|o| filter.keeps(o)) {
                     report.add(&types.facts(o));
@@ -288,9 +288,9 @@ impl Services {
         Ok(report.finish().into_iter().map(|(k, i)| IndicatorRow::new(k, i)).collect())
     }
 
-    /// Adds the stored sums of the cohort's orders settled by `at` (ARCHITECTURE D24).
+    /// Adds the stored sums of the cohort's orders whose facts hold at `at` (ARCHITECTURE D24).
     /// `false` (nothing added): the report's periods cannot be cut from whole UTC hours.
-    async fn add_settled(
+    async fn add_stored(
         &self,
         conn: &mut AnyConnection,
         report: &mut kpi::Report,
@@ -306,7 +306,7 @@ impl Services {
             source: g.source,
             hour: g.period.is_some(),
         };
-        let sums = repo::settled_sums(conn, filter, at, by).await?;
+        let sums = repo::fact_sums(conn, filter, at, by).await?;
         let last_instant = SignedDuration::from_secs(3600) - SignedDuration::from_micros(1);
         let mut keyed = Vec::with_capacity(sums.len());
         for s in sums {
@@ -324,7 +324,7 @@ impl Services {
                 channel: s.channel.unwrap_or_default(),
                 source: s.source.unwrap_or_default(),
             };
-            keyed.push((g.key_of(&keys, registered, &self.tz), Indicators::from_settled(s.orders, s.counts)));
+            keyed.push((g.key_of(&keys, registered, &self.tz), Indicators::from_facts(s.orders, s.overdue, s.counts)));
         }
         for (key, counts) in keyed {
             report.add_counts(key, &counts);
@@ -332,7 +332,7 @@ impl Services {
         Ok(true)
     }
 
-    /// Stores the indicator facts of settled orders that have none or outdated ones, at
+    /// Stores the indicator facts of orders that have none or outdated ones, at
     /// most about `max` per call; returns how many were stored. Run by the job worker's
     /// timer (and `waterdesk seed`); reports are exact whether it has caught up or not.
     pub async fn refresh_facts(&self, max: usize) -> ServiceResult<usize> {
@@ -344,32 +344,10 @@ impl Services {
             let due = repo::facts_due(&mut c, after, CHUNK).await?;
             let Some(&(last, _)) = due.last() else { break };
             after = last;
-            let types = TypeTable::load(&mut c).await?;
             let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
-            let rows = repo::facts_by_ids(&mut c, &ids).await?;
-            drop(c);
             let versions: HashMap<i64, i64> = due.iter().copied().collect();
-            let facts: Vec<SettledFacts> = rows
-                .iter()
-                .filter_map(|o| {
-                    let (settled_at, counts) = kpi::settled(&types.facts(o), &self.tz)?;
-                    Some(SettledFacts {
-                        order_id: o.id,
-                        version: *versions.get(&o.id)?,
-                        registered_at: o.registered_at,
-                        settled_at,
-                        unit_id: o.unit_id,
-                        type_code: o.type_code.clone(),
-                        category: o.category.clone(),
-                        channel: o.channel.clone(),
-                        source: o.source.clone(),
-                        counts: counts.settled_counts(),
-                    })
-                })
-                .collect();
-            if facts.len() < rows.len() {
-                tracing::warn!(orders = rows.len() - facts.len(), "closed orders whose history does not end closed");
-            }
+            let facts = self.standing_facts_of(&mut c, &ids, &versions).await?;
+            drop(c);
             let mut tx = self.db.begin().await?;
             stored += repo::store_facts(&mut tx, self.db.backend(), &facts).await?;
             commit(tx).await?;
@@ -378,6 +356,42 @@ impl Services {
             }
         }
         Ok(stored)
+    }
+}
+
+impl Services {
+    /// The indicator facts (`kpi::standing`) of the orders `ids` that have them (all but
+    /// suspended ones), computed from their rows as read through `conn`, each stamped with
+    /// its version in `versions` (orders missing there are left out). The one computation
+    /// behind the refresher and `seed`.
+    pub(crate) async fn standing_facts_of(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[i64],
+        versions: &HashMap<i64, i64>,
+    ) -> ServiceResult<Vec<StandingFacts>> {
+        let types = TypeTable::load(conn).await?;
+        let rows = repo::facts_by_ids(conn, ids).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|o| {
+                let version = *versions.get(&o.id)?;
+                let s = kpi::standing(&types.facts(o), &self.tz)?;
+                Some(StandingFacts {
+                    order_id: o.id,
+                    version,
+                    registered_at: o.registered_at,
+                    since: s.since,
+                    overdue_after: s.overdue_after,
+                    unit_id: o.unit_id,
+                    type_code: o.type_code.clone(),
+                    category: o.category.clone(),
+                    channel: o.channel.clone(),
+                    source: o.source.clone(),
+                    counts: s.counts.fact_counts(),
+                })
+            })
+            .collect())
     }
 }
 

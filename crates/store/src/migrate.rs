@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "quick_counts_covering",
         script: include_str!("../migrations/0018_quick_counts_covering.sql"),
     },
+    Migration {
+        version: 19,
+        name: "open_order_facts",
+        script: include_str!("../migrations/0019_open_order_facts.sql"),
+    },
 ];
 
 /// What `run` did.

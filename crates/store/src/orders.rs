@@ -357,9 +357,9 @@ pub async fn apply(
         .bind(i64::from(c.replied))
         .fetch_optional(&mut *conn)
         .await?;
-    // A step into or within a terminal state may change a settled order's indicator
-    // facts: they are replayed until recomputed (no step leaves a terminal state).
-    if row.is_some() && matches!(c.state, "concluded" | "rejected" | "cancelled") {
+    // Every step may change the order's stored indicator facts: it is replayed until
+    // they are computed again (ARCHITECTURE D24).
+    if row.is_some() {
         crate::stats::forget_facts(conn, id).await?;
     }
     row.as_ref().map(order).transpose()

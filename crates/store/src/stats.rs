@@ -272,24 +272,27 @@ pub async fn quick_counts(
     })
 }
 
-// --- Settled facts (ARCHITECTURE D24) ------------------------------------------------------
+// --- Stored facts (ARCHITECTURE D24) ------------------------------------------------------
 
-use waterdesk_domain::kpi::SETTLED_COUNTS;
+use waterdesk_domain::kpi::FACT_COUNTS;
 
-/// One settled order's stored facts.
+/// One order's stored facts (`kpi::Standing`): settled, or open and not suspended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettledFacts {
+pub struct StandingFacts {
     pub order_id: i64,
     /// The order version the facts were computed from.
     pub version: i64,
     pub registered_at: jiff::Timestamp,
-    pub settled_at: jiff::Timestamp,
+    /// From when the counts hold (the order's last fact; column `settled_at`).
+    pub since: jiff::Timestamp,
+    /// Overdue unprocessed after this instant.
+    pub overdue_after: Option<jiff::Timestamp>,
     pub unit_id: i64,
     pub type_code: String,
     pub category: String,
     pub channel: String,
     pub source: String,
-    pub counts: [u64; 14],
+    pub counts: [u64; 18],
 }
 
 /// What the sums are grouped by (`hour`: the UTC hour of registration, from which the
@@ -304,9 +307,9 @@ pub struct FactGrouping {
     pub hour: bool,
 }
 
-/// One group of settled orders: the keys grouped by are `Some`.
+/// One group of stored orders: the keys grouped by are `Some`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettledSum {
+pub struct FactSum {
     pub unit_id: Option<i64>,
     pub type_code: Option<String>,
     pub category: Option<String>,
@@ -315,17 +318,20 @@ pub struct SettledSum {
     /// The start of the UTC hour of registration.
     pub hour: Option<jiff::Timestamp>,
     pub orders: u64,
-    pub counts: [u64; 14],
+    /// Of them, overdue unprocessed at the instant asked for.
+    pub overdue: u64,
+    pub counts: [u64; 18],
 }
 
-/// The sums of the orders of the cohort settled by `at`, grouped: one pass over the
-/// cohort's rows of `order_facts` (clustered by registration time on SQLite).
-pub async fn settled_sums(
+/// The sums of the cohort's stored facts that hold at `at` (since no later than it),
+/// grouped: one pass over the cohort's rows of `order_facts` (clustered by registration
+/// time on SQLite).
+pub async fn fact_sums(
     conn: &mut AnyConnection,
     f: &CohortFilter<'_>,
     at: jiff::Timestamp,
     by: FactGrouping,
-) -> StoreResult<Vec<SettledSum>> {
+) -> StoreResult<Vec<FactSum>> {
     let keys: Vec<&'static str> = [
         (by.unit, "unit_id"),
         (by.type_code, "type_code"),
@@ -344,9 +350,10 @@ pub async fn settled_sums(
             q.push(" AS hour");
         }
     }
-    for c in SETTLED_COUNTS {
+    for c in FACT_COUNTS {
         q.push(", CAST(SUM(").push(c).push(") AS BIGINT) AS ").push(c);
     }
+    q.push(", CAST(SUM(CASE WHEN overdue_after < ").bind(t(at)).push(" THEN 1 ELSE 0 END) AS BIGINT) AS overdue");
     q.push(" FROM order_facts WHERE registered_at >= ");
     q.bind(t(f.from)).push(" AND registered_at < ").bind(t(f.to));
     q.push(" AND settled_at <= ").bind(t(at));
@@ -358,10 +365,11 @@ pub async fn settled_sums(
     rows.iter()
         .map(|r| {
             let n: i64 = r.try_get("n")?;
-            let mut counts = [0u64; 14];
-            for (i, c) in SETTLED_COUNTS.iter().enumerate() {
-                // SUM over no rows is NULL (no group then, but be exact).
-                counts[i] = r.try_get::<Option<i64>, _>(*c)?.unwrap_or(0).max(0) as u64;
+            // SUM over no rows is NULL (no group then, but be exact).
+            let sum = |c: &str| -> StoreResult<u64> { Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0).max(0) as u64) };
+            let mut counts = [0u64; 18];
+            for (i, c) in FACT_COUNTS.iter().enumerate() {
+                counts[i] = sum(c)?;
             }
             let hour = if by.hour {
                 let h: String = r.try_get("hour")?;
@@ -372,7 +380,7 @@ pub async fn settled_sums(
             } else {
                 None
             };
-            Ok(SettledSum {
+            Ok(FactSum {
                 unit_id: if by.unit { Some(r.try_get("unit_id")?) } else { None },
                 type_code: if by.type_code { Some(r.try_get("type_code")?) } else { None },
                 category: if by.category { Some(r.try_get("category")?) } else { None },
@@ -380,21 +388,18 @@ pub async fn settled_sums(
                 source: if by.source { Some(r.try_get("source")?) } else { None },
                 hour,
                 orders: n.max(0) as u64,
+                overdue: sum("overdue")?,
                 counts,
             })
         })
         .collect()
 }
 
-/// The orders of the cohort that [`settled_sums`] does not count and must be replayed:
-/// those without current facts (open, or changed since; through the partial index
-/// `work_orders_facts_due`) and those settled only after `at`. Channel and source are not
+/// The orders of the cohort that [`fact_sums`] does not count and must be replayed:
+/// those without current facts (suspended, or changed since; through the partial index
+/// `work_orders_facts_due`) and those whose facts hold only after `at`. Channel and source are not
 /// filtered for the former (they need the contact): check [`CohortFilter::keeps`].
-pub async fn unsettled_ids(
-    conn: &mut AnyConnection,
-    f: &CohortFilter<'_>,
-    at: jiff::Timestamp,
-) -> StoreResult<Vec<i64>> {
+pub async fn replay_ids(conn: &mut AnyConnection, f: &CohortFilter<'_>, at: jiff::Timestamp) -> StoreResult<Vec<i64>> {
     let mut q = Sql::new("SELECT o.id FROM work_orders o WHERE o.facts_version <> o.version AND");
     push_cohort(&mut q, f);
     q.push(" UNION ALL SELECT order_id FROM order_facts WHERE settled_at > ").bind(t(at));
@@ -406,25 +411,28 @@ pub async fn unsettled_ids(
     Ok(ids)
 }
 
-/// Settled orders whose facts are missing or out of date, by id after `after`:
-/// (id, version), at most `limit`.
+/// Orders whose facts are missing or out of date, by id after `after`: (id, version),
+/// at most `limit`. Suspended orders are left out (they have none, see `kpi::standing`).
 pub async fn facts_due(conn: &mut AnyConnection, after: i64, limit: i64) -> StoreResult<Vec<(i64, i64)>> {
-    // One ordered range of the partial index `(state, id)` per closed state: an `IN` over
-    // the three states made PostgreSQL read every due order and sort them (480 ms a chunk
-    // on 680,000 due orders).
-    let rows = sqlx::query(
-        "SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
-                AND state = 'cancelled' AND id > $1 ORDER BY id LIMIT $2) a
-         UNION ALL SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
-                AND state = 'concluded' AND id > $1 ORDER BY id LIMIT $2) b
-         UNION ALL SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
-                AND state = 'rejected' AND id > $1 ORDER BY id LIMIT $2) c
-         ORDER BY id LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    // One ordered range of the partial index `(state, id)` per state: an `IN` over the
+    // states made PostgreSQL read every due order and sort them (480 ms a chunk on
+    // 680,000 due orders).
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let parts: Vec<String> = waterdesk_domain::workflow::State::ALL
+            .iter()
+            .filter(|s| **s != waterdesk_domain::workflow::State::Suspended)
+            .enumerate()
+            .map(|(i, s)| {
+                format!(
+                    "SELECT id, version FROM (SELECT id, version FROM work_orders WHERE facts_version <> version
+                        AND state = '{}' AND id > $1 ORDER BY id LIMIT $2) s{i}",
+                    s.code()
+                )
+            })
+            .collect();
+        format!("SELECT id, version FROM ({}) due ORDER BY id LIMIT $2", parts.join(" UNION ALL "))
+    });
+    let rows = sqlx::query(SQL.as_str()).bind(after).bind(limit).fetch_all(conn).await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("version")?))).collect()
 }
 
@@ -434,7 +442,7 @@ pub async fn facts_due(conn: &mut AnyConnection, after: i64, limit: i64) -> Stor
 pub async fn store_facts(
     conn: &mut AnyConnection,
     backend: crate::Backend,
-    facts: &[SettledFacts],
+    facts: &[StandingFacts],
 ) -> StoreResult<usize> {
     if facts.is_empty() {
         return Ok(0);
@@ -453,7 +461,7 @@ pub async fn store_facts(
         .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("version")?)))
         .collect::<StoreResult<_>>()?;
-    let kept: Vec<&SettledFacts> = facts.iter().filter(|f| now.get(&f.order_id) == Some(&f.version)).collect();
+    let kept: Vec<&StandingFacts> = facts.iter().filter(|f| now.get(&f.order_id) == Some(&f.version)).collect();
     if kept.is_empty() {
         return Ok(0);
     }
@@ -471,7 +479,8 @@ pub async fn store_facts(
             let mut row = vec![
                 Value::Text(t(f.registered_at)),
                 Value::I64(f.order_id),
-                Value::Text(t(f.settled_at)),
+                Value::Text(t(f.since)),
+                Value::opt_text(f.overdue_after.map(t)),
                 Value::I64(f.unit_id),
                 Value::Text(f.type_code.clone()),
                 Value::Text(f.category.clone()),
@@ -482,15 +491,24 @@ pub async fn store_facts(
             row
         })
         .collect();
-    const KEYS: [&str; 8] =
-        ["registered_at", "order_id", "settled_at", "unit_id", "type_code", "category", "channel", "source"];
-    let columns: Vec<&'static str> = KEYS.into_iter().chain(SETTLED_COUNTS).collect();
+    const KEYS: [&str; 9] = [
+        "registered_at",
+        "order_id",
+        "settled_at",
+        "overdue_after",
+        "unit_id",
+        "type_code",
+        "category",
+        "channel",
+        "source",
+    ];
+    let columns: Vec<&'static str> = KEYS.into_iter().chain(FACT_COUNTS).collect();
     crate::bulk::insert(conn, backend, "order_facts", &columns, &rows).await?;
     Ok(kept.len())
 }
 
-/// Forgets an order's facts (inside a transition on a settled order: they would be
-/// counted twice, stored and replayed).
+/// Forgets an order's facts (inside a transition: they would be counted twice, stored
+/// and replayed).
 pub async fn forget_facts(conn: &mut AnyConnection, order_id: i64) -> StoreResult<()> {
     sqlx::query("DELETE FROM order_facts WHERE order_id = $1").bind(order_id).execute(conn).await?;
     Ok(())

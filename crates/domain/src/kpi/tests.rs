@@ -912,11 +912,37 @@ proptest! {
                         let replayed = one(compute(std::slice::from_ref(&o), everything, at, GroupBy::default(), &tz));
                         prop_assert_eq!(replayed, counts);
                     }
-                    prop_assert_eq!(Indicators::from_settled(1, counts.settled_counts()), counts);
+                    prop_assert_eq!(Indicators::from_facts(1, 0, counts.fact_counts()), counts);
                     prop_assert_eq!(counts.registered, 1);
                     prop_assert_eq!(counts.closed_items, 1);
                 }
                 None => prop_assert!(!o.stage_at(mins(1_000_000)).is_terminal()),
+            }
+        }
+    }
+
+    // An order's stored standing is what replaying it gives at every later instant,
+    // open orders included (their deadline passing is the one change time makes), and
+    // only suspended orders have none.
+    #[test]
+    fn standing_holds_from_then_on(gens in proptest::collection::vec(gen_order(), 1..20), step in 0i64..50_000) {
+        let tz = shanghai();
+        for o in gens.iter().map(build) {
+            let everything = Cohort { from: mins(-100_000), to: mins(100_000) };
+            match standing(&o, &tz) {
+                Some(s) => {
+                    for at in [
+                        s.since,
+                        s.since.checked_add(SignedDuration::from_mins(step)).unwrap(),
+                        s.since.checked_add(SignedDuration::from_mins(step * 20)).unwrap(),
+                    ] {
+                        let replayed = one(compute(std::slice::from_ref(&o), everything, at, GroupBy::default(), &tz));
+                        prop_assert_eq!(replayed, s.at(at));
+                        let stored = Indicators::from_facts(1, replayed.overdue_unprocessed, s.counts.fact_counts());
+                        prop_assert_eq!(stored, replayed);
+                    }
+                }
+                None => prop_assert!(o.suspended_at(mins(1_000_000))),
             }
         }
     }
