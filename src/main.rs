@@ -70,7 +70,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         contacts: i64,
     },
-    /// Rebuild the customer search index (after an upgrade or a bulk load by SQL).
+    /// Rebuild the customer search index and write the search keys of older work orders
+    /// (after an upgrade or a bulk load by SQL).
     Reindex,
     /// Configuration tools.
     Config {
@@ -364,6 +365,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(cli_error)?;
             println!("search index rebuilt for {n} customers in {:.1} s", started.elapsed().as_secs_f64());
+            let started = std::time::Instant::now();
+            let n = svc.backfill_order_text(i64::MAX).await.map_err(cli_error)?;
+            println!("search keys written for {n} older work orders in {:.1} s", started.elapsed().as_secs_f64());
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify } => {

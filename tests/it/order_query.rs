@@ -299,6 +299,88 @@ backend_test!(each_field_and_operator, |backend| async move {
 });
 
 // R-DATA-02: AND/OR groups nest; sort keys and directions.
+// R-DATA-02 at scale (ARCHITECTURE D27): free text is looked up through the orders'
+// search keys — house numbers as whole tokens, an open number as a prefix — and the
+// answers are the same while older orders are still without keys, after the backfill,
+// and when SQLite is told to read in sort order.
+backend_test!(free_text_through_search_keys, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let fx = fixture(&app).await;
+    let api = app.api("supervisor").await;
+    let s = app.services().clone();
+    let texts = [
+        ("文三路12号", "a"),
+        ("文三路1", "a"),
+        ("文三路123号", ""),
+        ("江南大道100号", "e"),
+        ("南大道10", "e"),
+        ("管爆裂", "a"),
+        ("漏水", "ag"),
+        ("湖墅南路88号 ", "b"),
+        ("QX测试", "abcdefgh"),
+    ];
+    let check = |round: &'static str| {
+        let (api, fx) = (&api, &fx);
+        async move {
+            for (text, want) in texts {
+                assert_eq!(sorted_keys(api, fx, c("text", "contains", json!(text))).await, want, "{round}: {text}");
+            }
+            let addr = c("address", "contains", json!("湖墅南路88"));
+            assert_eq!(sorted_keys(api, fx, addr).await, "b", "{round}");
+        }
+    };
+    check("indexed with the orders").await;
+    // As after the upgrade: the fixture's orders have no keys yet.
+    let mut conn = s.db.read().await.unwrap();
+    let first = fx.orders.values().map(|o| o.0).min().unwrap();
+    sqlx::query("DELETE FROM order_text_keys WHERE order_id >= $1").bind(first).execute(&mut *conn).await.unwrap();
+    sqlx::query("UPDATE order_text_backfill SET below = (SELECT MAX(id) + 1 FROM work_orders)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    check("not indexed yet").await;
+    assert!(s.backfill_order_text(i64::MAX).await.unwrap() >= 8);
+    assert_eq!(s.backfill_order_text(i64::MAX).await.unwrap(), 0, "done");
+    let mut conn = s.db.read().await.unwrap();
+    assert!(waterdesk_store::order_text::unindexed_below(&mut conn).await.unwrap() <= 1);
+    let keyed: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT order_id) FROM order_text_keys WHERE order_id >= $1")
+        .bind(first)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(keyed, 8);
+    drop(conn);
+    check("backfilled").await;
+    // The plan that reads in sort order (SQLite, common words) gives the same rows.
+    use waterdesk_store::order_query::{Scope, TextPlan, page_sql};
+    let subtrees = Default::default();
+    let scope = Scope { units: None, subtrees: &subtrees, backend: s.db.backend() };
+    for doc in [
+        json!({"where": {"all": [c("text", "contains", json!(MARK)), c("type", "in", json!(["repair", "complaint"]))]}}),
+        json!({"where": {"any": [c("text", "contains", json!("漏水")), c("state", "eq", json!("cancelled"))]}}),
+    ] {
+        let q = s.order_query_parse(&doc).unwrap();
+        let mut conn = s.db.read().await.unwrap();
+        let plan = TextPlan::of(&mut conn, &q, s.db.backend()).await.unwrap();
+        let ids = |sql: waterdesk_store::sql::Sql| {
+            let s = s.clone();
+            async move {
+                let mut conn = s.db.read().await.unwrap();
+                let rows = sql.query().fetch_all(&mut *conn).await.unwrap();
+                rows.iter().map(|r| sqlx::Row::get::<i64, _>(r, "id")).collect::<Vec<_>>()
+            }
+        };
+        let planned = ids(page_sql(&q, &scope, &plan, None, 100)).await;
+        let like_only = ids(page_sql(&q, &scope, &TextPlan::default(), None, 100)).await;
+        let in_order = TextPlan { in_order: s.db.backend() == waterdesk_store::Backend::Sqlite, ..plan.clone() };
+        assert!(!planned.is_empty());
+        assert_eq!(planned, like_only, "{doc}");
+        assert_eq!(ids(page_sql(&q, &scope, &in_order, None, 100)).await, planned, "{doc}");
+    }
+    app.stop().await;
+});
+
 backend_test!(groups_and_sorting, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let fx = fixture(&app).await;

@@ -193,14 +193,22 @@ impl Worker {
         let _ = facts.await;
     }
 
-    /// Keeps the stored indicator facts of settled orders current (ARCHITECTURE D24), in
-    /// its own task so that a large backlog (after an upgrade or a bulk load) never holds
-    /// up the escalation watcher.
+    /// Keeps the stored indicator facts of orders current (ARCHITECTURE D24) and writes
+    /// the search keys of orders registered before they were kept (D27), in its own task
+    /// so that a large backlog (after an upgrade or a bulk load) never holds up the
+    /// escalation watcher.
     async fn facts_refresher(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         const ROUND: usize = 5_000;
         loop {
+            let text = match self.services.backfill_order_text(ROUND as i64 * 4).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "order text backfill round failed");
+                    0
+                }
+            };
             let pause = match self.services.refresh_facts(ROUND).await {
-                Ok(n) if n >= ROUND => Duration::ZERO,
+                Ok(n) if n >= ROUND || text > 0 => Duration::ZERO,
                 Ok(_) => self.cfg.facts_scan,
                 Err(e) => {
                     tracing::error!(error = %e, "indicator facts refresher round failed");

@@ -100,6 +100,23 @@ impl Services {
         Ok(out)
     }
 
+    /// Writes the search keys of up to about `max` orders registered before they were
+    /// kept (migration 0020), newest first, in transactions of 2,000; returns how many
+    /// orders were covered (0: none left).
+    pub async fn backfill_order_text(&self, max: i64) -> ServiceResult<i64> {
+        let mut done = 0;
+        while done < max {
+            let mut tx = self.db.begin().await?;
+            let n = waterdesk_store::order_text::backfill(&mut tx, self.db.backend(), 2_000).await?;
+            crate::input::commit(tx).await?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
     /// One page of a checked query, in a read transaction (with a statement timeout on
     /// PostgreSQL).
     async fn query_page_in(

@@ -291,6 +291,8 @@ impl Services {
             let (mut orders, mut contacts, mut events, mut pauses) = (vec![], vec![], vec![], vec![]);
             // Every order's version: its indicator facts are stored at once.
             let mut versions: HashMap<i64, i64> = HashMap::new();
+            // (id, title, address) for the search keys.
+            let mut texts: Vec<(i64, String, String)> = Vec::with_capacity(n as usize);
             for (kind, reg, impact, urgency, priority, targets, crew_unit, life, place, lat, lng, from_contact) in
                 gen_orders
             {
@@ -371,6 +373,7 @@ impl Services {
                     ]);
                     id
                 });
+                texts.push((oid, title.clone(), address.clone()));
                 let ts = |t: Option<jiff::Timestamp>| Value::opt_text(t.map(waterdesk_domain::time::to_db));
                 let updated = life.steps.last().map(|s| s.3).unwrap_or(reg);
                 orders.push(vec![
@@ -440,6 +443,11 @@ impl Services {
             )
             .await?;
             bulk::insert(&mut tx, backend, "order_pauses", &["order_id", "started_at", "ended_at"], &pauses).await?;
+            let text_rows: Vec<(i64, &str, &str, &str)> = texts
+                .iter()
+                .map(|(id, title, address)| (*id, title.as_str(), title.as_str(), address.as_str()))
+                .collect();
+            waterdesk_store::order_text::index(&mut tx, backend, &text_rows).await?;
             bulk::sync_ids(&mut tx, backend, "work_orders").await?;
             bulk::sync_ids(&mut tx, backend, "contacts").await?;
             let mut ids: Vec<i64> = versions.keys().copied().collect();

@@ -19,6 +19,28 @@ pub async fn insert(
     columns: &[&'static str],
     rows: &[Vec<Value>],
 ) -> StoreResult<()> {
+    insert_with(conn, backend, table, columns, rows, "").await
+}
+
+/// [`insert`], skipping rows whose key is there already.
+pub async fn insert_missing(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: &[Vec<Value>],
+) -> StoreResult<()> {
+    insert_with(conn, backend, table, columns, rows, " ON CONFLICT DO NOTHING").await
+}
+
+async fn insert_with(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: &[Vec<Value>],
+    suffix: &'static str,
+) -> StoreResult<()> {
     let per = (MAX_PARAMS / columns.len().max(1)).clamp(1, MAX_ROWS);
     for chunk in rows.chunks(per) {
         let mut sql = String::with_capacity(64 + chunk.len() * columns.len() * 6);
@@ -42,6 +64,7 @@ pub async fn insert(
             }
             sql.push(')');
         }
+        sql.push_str(suffix);
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for row in chunk {
             for v in row {

@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod numbers;
 pub mod order_query;
+pub mod order_text;
 pub mod orders;
 pub mod params;
 pub mod plans;

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "open_order_facts",
         script: include_str!("../migrations/0019_open_order_facts.sql"),
     },
+    Migration { version: 20, name: "order_text_keys", script: include_str!("../migrations/0020_order_text_keys.sql") },
 ];
 
 /// What `run` did.

@@ -136,16 +136,16 @@ fn push_ints(q: &mut Sql, ns: &[i64]) {
     }
 }
 
-fn push_node(q: &mut Sql, n: &Node, s: &Scope<'_>) {
+fn push_node(q: &mut Sql, n: &Node, s: &Scope<'_>, p: &TextPlan) {
     match n {
-        Node::Cond(c) => push_cond(q, c, s),
+        Node::Cond(c) => push_cond(q, c, s, p),
         Node::Group { all, items } => {
             q.push("(");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     q.push(if *all { " AND " } else { " OR " });
                 }
-                push_node(q, item, s);
+                push_node(q, item, s, p);
             }
             q.push(")");
         }
@@ -153,8 +153,8 @@ fn push_node(q: &mut Sql, n: &Node, s: &Scope<'_>) {
 }
 
 /// `col IN (…)`, `col NOT IN (…)` or `col = …` over texts.
-fn push_codes(q: &mut Sql, col: &'static str, op: Op, texts: &[String]) {
-    q.push("(").push(col);
+fn push_codes(q: &mut Sql, col: &'static str, op: Op, texts: &[String], p: &TextPlan) {
+    q.push("(").push(p.col(col));
     match (op, texts) {
         (Op::Eq, [one]) => {
             q.push(" = ").bind(one.clone());
@@ -177,7 +177,7 @@ fn like_pattern(s: &str) -> String {
     format!("%{}%", crate::dialect::like_escape(s))
 }
 
-fn push_cond(q: &mut Sql, c: &Cond, s: &Scope<'_>) {
+fn push_cond(q: &mut Sql, c: &Cond, s: &Scope<'_>, p: &TextPlan) {
     let like = crate::dialect::ilike(s.backend);
     match (&c.value, c.field) {
         (Val::Texts(v), Field::ContactNo) => {
@@ -188,14 +188,14 @@ fn push_cond(q: &mut Sql, c: &Cond, s: &Scope<'_>) {
             push_texts(q, v);
             q.push(") AND order_no <> ''))");
         }
-        (Val::Texts(v), Field::OrderNo) => push_codes(q, "w.order_no", c.op, v),
-        (Val::Texts(v), Field::Caller) => push_codes(q, "w.caller", c.op, v),
-        (Val::Texts(v), Field::Address) => push_codes(q, "w.address", c.op, v),
-        (Val::Texts(v), Field::Channel) => push_codes(q, "COALESCE(c.channel, w.origin)", c.op, v),
-        (Val::Texts(v), Field::Source) => push_codes(q, "COALESCE(c.source, w.origin)", c.op, v),
-        (Val::Texts(v), Field::Category) => push_codes(q, "w.category", c.op, v),
-        (Val::Texts(v), Field::Type) => push_codes(q, "w.type_code", c.op, v),
-        (Val::Texts(v), Field::State) => push_codes(q, "w.state", c.op, v),
+        (Val::Texts(v), Field::OrderNo) => push_codes(q, "w.order_no", c.op, v, p),
+        (Val::Texts(v), Field::Caller) => push_codes(q, "w.caller", c.op, v, p),
+        (Val::Texts(v), Field::Address) => push_codes(q, "w.address", c.op, v, p),
+        (Val::Texts(v), Field::Channel) => push_codes(q, "COALESCE(c.channel, w.origin)", c.op, v, p),
+        (Val::Texts(v), Field::Source) => push_codes(q, "COALESCE(c.source, w.origin)", c.op, v, p),
+        (Val::Texts(v), Field::Category) => push_codes(q, "w.category", c.op, v, p),
+        (Val::Texts(v), Field::Type) => push_codes(q, "w.type_code", c.op, v, p),
+        (Val::Texts(v), Field::State) => push_codes(q, "w.state", c.op, v, p),
         (Val::Texts(v), Field::Satisfaction) => {
             // The step fields accumulate on the order as compact JSON (serde_json), where a
             // key can only appear as `"satisfaction":"…"` with unescaped quotes.
@@ -215,7 +215,7 @@ fn push_cond(q: &mut Sql, c: &Cond, s: &Scope<'_>) {
             } else {
                 v.clone()
             };
-            q.push("(w.unit_id IN (");
+            q.push("(").push(p.col("w.unit_id")).push(" IN (");
             push_ints(q, &ids);
             q.push("))");
         }
@@ -239,14 +239,26 @@ fn push_cond(q: &mut Sql, c: &Cond, s: &Scope<'_>) {
         (Val::Bool(b), _) => {
             q.push(if *b { "(w.overdue = 1)" } else { "(w.overdue = 0)" });
         }
-        (Val::Substring(text), Field::Address) => {
-            q.push("(w.address ").push(like).push(" ").bind(like_pattern(text)).push(" ESCAPE '\\')");
-        }
-        (Val::Substring(text), _) => {
-            let p = like_pattern(text);
-            q.push("(w.title ").push(like).push(" ").bind(p.clone()).push(" ESCAPE '\\'");
-            q.push(" OR w.content ").push(like).push(" ").bind(p.clone()).push(" ESCAPE '\\'");
-            q.push(" OR w.address ").push(like).push(" ").bind(p).push(" ESCAPE '\\')");
+        (Val::Substring(text), f) => {
+            q.push("(");
+            // Only orders with the text's rarest search key can contain it (D27); orders
+            // not indexed yet are read as they are.
+            if let Some(key) = p.keys.get(text) {
+                q.push("(w.id IN (SELECT order_id FROM order_text_keys WHERE key = ").bind(*key).push(")");
+                if p.unindexed_below > 1 {
+                    q.push(" OR w.id < ").bind(p.unindexed_below);
+                }
+                q.push(") AND ");
+            }
+            let pat = like_pattern(text);
+            if f == Field::Address {
+                q.push("w.address ").push(like).push(" ").bind(pat).push(" ESCAPE '\\'");
+            } else {
+                q.push("(w.title ").push(like).push(" ").bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR w.content ").push(like).push(" ").bind(pat.clone()).push(" ESCAPE '\\'");
+                q.push(" OR w.address ").push(like).push(" ").bind(pat).push(" ESCAPE '\\')");
+            }
+            q.push(")");
         }
         // The parser never pairs these (a field's kind decides its value).
         _ => {
@@ -298,22 +310,86 @@ fn push_after(q: &mut Sql, sort: &[(SortKey, bool)], c: &Cursor) {
     q.push(")");
 }
 
-fn push_where(q: &mut Sql, query: &Query, s: &Scope<'_>) {
+fn push_where(q: &mut Sql, query: &Query, s: &Scope<'_>, p: &TextPlan) {
     q.push(" WHERE 1 = 1");
     if let Some(units) = s.units {
-        crate::customers::push_in(q, " AND w.unit_id IN (", units);
+        q.push(" AND ").push(p.col("w.unit_id"));
+        crate::customers::push_in(q, " IN (", units);
     }
     if let Some(f) = &query.filter {
         q.push(" AND ");
-        push_node(q, f, s);
+        push_node(q, f, s, p);
+    }
+}
+
+/// How a query's free-text conditions are looked up (ARCHITECTURE D27), decided per
+/// request from the search keys' posting counts.
+#[derive(Debug, Clone, Default)]
+pub struct TextPlan {
+    /// Text → its rarest search key, for texts with a rare one.
+    pub keys: HashMap<String, i64>,
+    /// Orders with an id below this have no search keys yet (migration 0020's backfill).
+    pub unindexed_below: i64,
+    /// SQLite: read orders in the sort order and stop at the page's end, rather than
+    /// through the indexes of other conditions (a text of common words matches densely,
+    /// while SQLite would read and sort every row those indexes give).
+    pub in_order: bool,
+}
+
+/// Posting counts are read up to this: a key with more is common.
+const RARE_CAP: i64 = 20_000;
+
+impl TextPlan {
+    /// `col` as an indexed column, or with its index disabled (SQLite's unary `+`).
+    fn col(&self, col: &'static str) -> &'static str {
+        match (self.in_order, col) {
+            (true, "w.type_code") => "+w.type_code",
+            (true, "w.unit_id") => "+w.unit_id",
+            (true, "w.state") => "+w.state",
+            _ => col,
+        }
+    }
+
+    /// The plan of `query`'s free-text conditions.
+    pub async fn of(conn: &mut AnyConnection, query: &Query, backend: Backend) -> StoreResult<TextPlan> {
+        fn texts<'q>(n: &'q Node, out: &mut Vec<&'q str>) {
+            match n {
+                Node::Cond(Cond { value: Val::Substring(t), .. }) => out.push(t),
+                Node::Cond(_) => {}
+                Node::Group { items, .. } => items.iter().for_each(|i| texts(i, out)),
+            }
+        }
+        let mut found = Vec::new();
+        if let Some(f) = &query.filter {
+            texts(f, &mut found);
+        }
+        let mut plan = TextPlan::default();
+        if found.is_empty() {
+            return Ok(plan);
+        }
+        plan.unindexed_below = crate::order_text::unindexed_below(&mut *conn).await?;
+        let mut common = false;
+        for t in found {
+            let keys = waterdesk_domain::grams::search_keys(t);
+            match crate::order_text::rarest(&mut *conn, &keys, RARE_CAP).await? {
+                Some(k) => {
+                    plan.keys.insert(t.to_string(), k);
+                }
+                None => common = true,
+            }
+        }
+        plan.in_order = common
+            && backend == Backend::Sqlite
+            && query.sort.first().is_some_and(|(k, _)| *k == SortKey::RegisteredAt);
+        Ok(plan)
     }
 }
 
 /// The statement of one page (exposed for tests and EXPLAIN).
-pub fn page_sql(query: &Query, s: &Scope<'_>, after: Option<&Cursor>, limit: i64) -> Sql {
+pub fn page_sql(query: &Query, s: &Scope<'_>, p: &TextPlan, after: Option<&Cursor>, limit: i64) -> Sql {
     let mut q = Sql::new(SELECT);
     q.push(FROM);
-    push_where(&mut q, query, s);
+    push_where(&mut q, query, s, p);
     if let Some(c) = after {
         push_after(&mut q, &query.sort, c);
     }
@@ -351,7 +427,8 @@ pub async fn page(
     after: Option<&Cursor>,
     limit: i64,
 ) -> StoreResult<(Vec<QueryRow>, Option<Cursor>)> {
-    let q = page_sql(query, s, after, limit + 1);
+    let plan = TextPlan::of(&mut *conn, query, s.backend).await?;
+    let q = page_sql(query, s, &plan, after, limit + 1);
     let mut rows = q.query().fetch_all(conn).await?.iter().map(row).collect::<StoreResult<Vec<_>>>()?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
@@ -383,9 +460,10 @@ pub async fn page_bounded(
 /// How many rows the query matches, counting at most `cap` (exports check their limit
 /// without counting a whole table).
 pub async fn count_upto(conn: &mut AnyConnection, query: &Query, s: &Scope<'_>, cap: i64) -> StoreResult<i64> {
+    let plan = TextPlan::of(&mut *conn, query, s.backend).await?;
     let mut q = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1");
     q.push(FROM);
-    push_where(&mut q, query, s);
+    push_where(&mut q, query, s, &plan);
     q.push(" LIMIT ").bind(cap).push(") AS x");
     Ok(q.query().fetch_one(conn).await?.try_get("n")?)
 }

@@ -266,9 +266,11 @@ pub async fn insert(conn: &mut AnyConnection, o: &NewOrder<'_>, now: jiff::Times
         .bind(o.unit_id)
         .bind(o.created_by)
         .bind(t(now))
-        .fetch_one(conn)
+        .fetch_one(&mut *conn)
         .await?;
-    order(&row)
+    let created = order(&row)?;
+    crate::order_text::index_one(conn, created.id, o.title, o.content, o.address).await?;
+    Ok(created)
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<Option<Order>> {
