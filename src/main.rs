@@ -343,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
                 println!(
-                    "stored the indicator facts of {facts} settled orders in {:.1} s",
+                    "stored the indicator facts of {facts} more orders in {:.1} s",
                     started.elapsed().as_secs_f64()
                 );
             }
