@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR="${1:?data directory with a seeded waterdesk.db}"
 SECS="${2:-20}"
-BIN="${CARGO_TARGET_DIR:-target}/release/waterdesk"
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/release/waterdesk}"
 PORT=18093
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
