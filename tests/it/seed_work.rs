@@ -140,6 +140,20 @@ fn seed_command_line() {
     let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{text}");
     assert!(text.contains("seeded 60 orders"), "{text}");
+    // A bare installation gets branch offices, and the orders are spread over them.
+    let url = format!("sqlite://{}?mode=rw", dir.path().join("waterdesk.db").display());
+    let (branches, units): (i64, i64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = waterdesk_store::Db::connect(&url, &Default::default()).await.unwrap();
+        let mut c = db.read().await.unwrap();
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM units WHERE kind = 'branch'), (SELECT COUNT(DISTINCT unit_id) FROM work_orders)",
+        )
+        .fetch_one(&mut *c)
+        .await
+        .unwrap()
+    });
+    assert_eq!(branches, 8);
+    assert!(units > 1, "{units}");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_waterdesk"))
         .arg("--data-dir")
         .arg(dir.path())

@@ -217,6 +217,10 @@ impl Services {
         if branch_units.is_empty() {
             return Err(ServiceError::Internal("no organisation unit to attach orders to".into()));
         }
+        // A bare installation (only the root unit) gets a utility's branches, so that
+        // figures grouped by unit have something to group.
+        let branch_units =
+            if branch_units.len() < 2 { self.seed_branches(branch_units[0]).await? } else { branch_units };
         // Somebody has to do the field work: without crew members, some are created (they
         // cannot sign in until an administrator resets their passwords).
         let crew = if crew.is_empty() {
@@ -520,6 +524,36 @@ impl Services {
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// Creates eight branch offices (营业所) under `root`; returns their ids.
+    async fn seed_branches(&self, root: i64) -> ServiceResult<Vec<i64>> {
+        const BRANCHES: [(&str, &str, &str); 8] = [
+            ("seed_xihu", "西湖营业所", "Xihu branch"),
+            ("seed_gongshu", "拱墅营业所", "Gongshu branch"),
+            ("seed_shangcheng", "上城营业所", "Shangcheng branch"),
+            ("seed_binjiang", "滨江营业所", "Binjiang branch"),
+            ("seed_xiaoshan", "萧山营业所", "Xiaoshan branch"),
+            ("seed_yuhang", "余杭营业所", "Yuhang branch"),
+            ("seed_linping", "临平营业所", "Linping branch"),
+            ("seed_qiantang", "钱塘营业所", "Qiantang branch"),
+        ];
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut ids = Vec::new();
+        for (i, (code, name, name_en)) in BRANCHES.into_iter().enumerate() {
+            let u = waterdesk_store::units::NewUnit {
+                parent_id: Some(root),
+                code,
+                name,
+                name_en,
+                kind: "branch",
+                sort_order: 100 + i as i64,
+            };
+            ids.push(units::insert(&mut tx, &u, now).await?.id);
+        }
+        crate::input::commit(tx).await?;
+        Ok(ids)
     }
 
     /// Creates `n` field workers spread over `units`, and returns the crew as dispatch sees it.
