@@ -56,6 +56,7 @@ user() { # username role: a bench user that has changed its password; prints a t
     -d '{"old_password":"Bench-full-2026","new_password":"Bench-full-2027!"}' >/dev/null || true
   login 'Bench-full-2027!' || login 'Bench-full-2026'
 }
+AGENT="$(user bench.agent2 agent)"
 DISPATCHER="$(user bench.dispatcher dispatcher)"
 SUPERVISOR="$(user bench.supervisor2 supervisor)"
 rss() { awk -v k="$1:" '$1 == k { printf "%.0f MB", $2 / 1024 }' "/proc/$SERVER/status"; }
@@ -70,6 +71,31 @@ echo "   during: $(rss VmRSS)"
 wait $WRK
 grep -E "50%|99%|Requests/sec|Non-2xx|Socket errors" "$WORK/wrk500.txt"
 echo "   peak (VmHWM) over the run so far: $(rss VmHWM)"
+if [ -f "$DIR/waterdesk.db" ] && [ -z "${WATERDESK_DATABASE_URL:-}" ]; then
+  # The screen pop an agent gets when a call rings: customers by the caller's number with
+  # their arrears, and the caller's recent contacts — for customers' phones and for
+  # callers from the contact history (half each, 2,000 sampled).
+  python3 - "$DIR/waterdesk.db" "$WORK/pop.txt" <<'PY'
+import random, sqlite3, sys, urllib.parse
+c = sqlite3.connect(sys.argv[1])
+random.seed(11)
+phones = []
+n = c.execute("SELECT MAX(id) FROM customer_phones").fetchone()[0] or 0
+for _ in range(1000 if n else 0):
+    r = c.execute("SELECT phone FROM customer_phones WHERE id >= ? LIMIT 1", (random.randint(1, n),)).fetchone()
+    if r: phones.append(r[0])
+m = c.execute("SELECT MAX(id) FROM contacts").fetchone()[0] or 0
+for _ in range(1000 if m else 0):
+    r = c.execute("SELECT caller FROM contacts WHERE id >= ? AND caller <> '' LIMIT 1", (random.randint(1, m),)).fetchone()
+    if r: phones.append(r[0])
+open(sys.argv[2], "w").write("".join(f"/api/v1/cti/pop?caller={urllib.parse.quote(p)}\n" for p in phones))
+PY
+  for conns in 1 32; do
+    echo "== screen pop (GET /api/v1/cti/pop?caller=…), agent, $conns connection(s)"
+    PATHS_FILE="$WORK/pop.txt" wrk -t1 -c"$conns" -d"${SECS}s" --latency -s benches/paths.lua \
+      -H "Authorization: Bearer $AGENT" "$BASE" | grep -E "50%|99%|Requests/sec|Non-2xx"
+  done
+fi
 echo "== supervisor dashboard (GET /api/v1/stats/dashboard), one at a time: first, then cached"
 for _ in 1 2 3; do
   curl -s -o /dev/null -w '%{http_code} %{time_total} s\n' -H "Authorization: Bearer $SUPERVISOR" "$BASE/api/v1/stats/dashboard"
