@@ -174,11 +174,10 @@ impl Services {
                     rng.random_range(0..100_000_000u32)
                 );
                 let unit = unit_ids[rng.random_range(0..unit_ids.len())];
-                let mut customer_grams = waterdesk_domain::grams::bigrams(&name);
                 customers.push(vec![
                     Value::I64(cid),
                     "person".into(),
-                    Value::Text(name),
+                    Value::Text(name.clone()),
                     "id_card".into(),
                     Value::Text(id_number),
                     Value::I64(unit),
@@ -202,11 +201,7 @@ impl Services {
                     rng.random_range(1..5)
                 );
                 let key = waterdesk_store::customers::address_key(&address);
-                for g in waterdesk_domain::grams::bigrams(&key) {
-                    if !customer_grams.contains(&g) {
-                        customer_grams.push(g);
-                    }
-                }
+                let customer_grams = waterdesk_store::customers::search_grams(&name, std::slice::from_ref(&key));
                 grams.extend(customer_grams.into_iter().map(|g| vec![Value::Text(g), Value::I64(cid)]));
                 let persons = rng.random_range(1..7i64);
                 let account_no = format!("SD{aid:09}");

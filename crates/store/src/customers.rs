@@ -624,6 +624,20 @@ pub async fn readings_of(conn: &mut AnyConnection, account_id: i64, limit: i64) 
 
 // ---- search grams --------------------------------------------------------------------
 
+/// A customer's search grams (`search_grams` rows): the bigrams of the name and of each
+/// account's address key, and the addresses' house-number tokens, distinct.
+pub fn search_grams(name: &str, address_keys: &[String]) -> Vec<String> {
+    let mut grams = waterdesk_domain::grams::bigrams(name);
+    for key in address_keys {
+        for g in waterdesk_domain::grams::bigrams(key).into_iter().chain(waterdesk_domain::grams::house_tokens(key)) {
+            if !grams.contains(&g) {
+                grams.push(g);
+            }
+        }
+    }
+    grams
+}
+
 /// Rebuilds the search bigrams of the given customers from their names and the addresses
 /// of the accounts they hold.
 pub async fn reindex(conn: &mut AnyConnection, backend: crate::Backend, ids: &[i64]) -> StoreResult<()> {
@@ -640,18 +654,12 @@ pub async fn reindex(conn: &mut AnyConnection, backend: crate::Backend, ids: &[i
         let mut rows: Vec<Vec<crate::sql::Value>> = Vec::new();
         for r in &names {
             let id: i64 = r.try_get("id")?;
-            let mut grams = waterdesk_domain::grams::bigrams(&r.try_get::<String, _>("name")?);
-            for a in addrs.iter().filter(|a| a.try_get::<i64, _>("holder_id").ok() == Some(id)) {
-                let key: String = a.try_get("address_key")?;
-                for g in waterdesk_domain::grams::bigrams(&key)
-                    .into_iter()
-                    .chain(waterdesk_domain::grams::house_tokens(&key))
-                {
-                    if !grams.contains(&g) {
-                        grams.push(g);
-                    }
-                }
-            }
+            let keys = addrs
+                .iter()
+                .filter(|a| a.try_get::<i64, _>("holder_id").ok() == Some(id))
+                .map(|a| a.try_get::<String, _>("address_key"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let grams = search_grams(&r.try_get::<String, _>("name")?, &keys);
             rows.extend(grams.into_iter().map(|g| vec![crate::sql::Value::Text(g), crate::sql::Value::I64(id)]));
         }
         crate::bulk::insert(conn, backend, "search_grams", &["gram", "customer_id"], &rows).await?;
