@@ -19,27 +19,26 @@ pub async fn insert(
     columns: &[&'static str],
     rows: &[Vec<Value>],
 ) -> StoreResult<()> {
-    insert_with(conn, backend, table, columns, rows, "").await
+    insert_with(conn, backend, table, columns, rows, OnConflict::Fail).await
 }
 
-/// [`insert`], skipping rows whose key is there already.
-pub async fn insert_missing(
+/// What an insert does with a row whose key is there already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// The statement fails (and with it the transaction).
+    Fail,
+    /// The row is skipped.
+    Skip,
+}
+
+/// [`insert`], with a choice of what happens to rows whose key is there already.
+pub async fn insert_with(
     conn: &mut AnyConnection,
     backend: Backend,
     table: &'static str,
     columns: &[&'static str],
     rows: &[Vec<Value>],
-) -> StoreResult<()> {
-    insert_with(conn, backend, table, columns, rows, " ON CONFLICT DO NOTHING").await
-}
-
-async fn insert_with(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    table: &'static str,
-    columns: &[&'static str],
-    rows: &[Vec<Value>],
-    suffix: &'static str,
+    on_conflict: OnConflict,
 ) -> StoreResult<()> {
     let per = (MAX_PARAMS / columns.len().max(1)).clamp(1, MAX_ROWS);
     for chunk in rows.chunks(per) {
@@ -64,7 +63,9 @@ async fn insert_with(
             }
             sql.push(')');
         }
-        sql.push_str(suffix);
+        if on_conflict == OnConflict::Skip {
+            sql.push_str(" ON CONFLICT DO NOTHING");
+        }
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for row in chunk {
             for v in row {

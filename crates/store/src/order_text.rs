@@ -6,6 +6,7 @@
 use sqlx::{AnyConnection, Row};
 use waterdesk_domain::grams;
 
+use crate::bulk::OnConflict;
 use crate::sql::Value;
 use crate::{Backend, StoreResult};
 
@@ -68,7 +69,8 @@ pub async fn backfill(conn: &mut AnyConnection, backend: Backend, limit: i64) ->
     let orders: Vec<(i64, &str, &str, &str)> =
         texts.iter().map(|(id, a, b, c)| (*id, a.as_str(), b.as_str(), c.as_str())).collect();
     // Orders registered since the migration have theirs already.
-    crate::bulk::insert_missing(conn, backend, "order_text_keys", &["key", "order_id"], &postings(&orders)).await?;
+    let rows = postings(&orders);
+    crate::bulk::insert_with(conn, backend, "order_text_keys", &["key", "order_id"], &rows, OnConflict::Skip).await?;
     sqlx::query("UPDATE order_text_backfill SET below = $1 WHERE id = 1").bind(low).execute(&mut *conn).await?;
     Ok(below - low)
 }
