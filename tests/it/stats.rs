@@ -517,3 +517,27 @@ backend_test!(quick_counts_today, |backend| async move {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 });
+
+// Migration 0021 fills `order_facts.registered_hour` of existing rows in SQL: the
+// expression gives, on both backends, the hour the refresher writes for new rows.
+backend_test!(registered_hour_in_sql, |backend| async move {
+    let app = TestApp::spawn(backend).await;
+    let s = app.services().clone();
+    let sql = waterdesk_store::dialect::ddl(
+        s.db.backend(),
+        "SELECT {{registered_hour}} AS h FROM (SELECT CAST($1 AS TEXT) AS registered_at) AS t",
+    );
+    let mut c = s.db.read().await.unwrap();
+    for at in ["2026-10-29T16:00:00Z", "2026-10-29T16:59:59.999999Z", "2024-02-29T23:30:00.5Z", "1999-12-31T00:00:01Z"]
+    {
+        let at: jiff::Timestamp = at.parse().unwrap();
+        let h: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(waterdesk_domain::time::to_db(at))
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(h, at.as_second().div_euclid(3600), "{at}");
+    }
+    drop(c);
+    app.stop().await;
+});

@@ -17,7 +17,17 @@ pub fn ddl(backend: Backend, script: &str) -> String {
         Backend::Sqlite => " WITHOUT ROWID",
         Backend::Postgres => "",
     };
-    script.replace("{{pk}}", pk).replace("{{without_rowid}}", without_rowid)
+    // The UTC hour (hours since 1970) of a `registered_at` text column ("YYYY-MM-DDTHH:MM:SS…Z").
+    let registered_hour = match backend {
+        Backend::Sqlite => "CAST(strftime('%s', SUBSTR(registered_at, 1, 19)) AS INTEGER) / 3600",
+        Backend::Postgres => {
+            "CAST(EXTRACT(EPOCH FROM CAST(SUBSTR(registered_at, 1, 19) AS TIMESTAMP)) AS BIGINT) / 3600"
+        }
+    };
+    script
+        .replace("{{pk}}", pk)
+        .replace("{{without_rowid}}", without_rowid)
+        .replace("{{registered_hour}}", registered_hour)
 }
 
 /// Suffix of a `SELECT` that claims rows for a worker. PostgreSQL locks the rows and

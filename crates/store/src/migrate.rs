@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[Migration] = &[
         script: include_str!("../migrations/0019_open_order_facts.sql"),
     },
     Migration { version: 20, name: "order_text_keys", script: include_str!("../migrations/0020_order_text_keys.sql") },
+    Migration {
+        version: 21,
+        name: "order_facts_hour",
+        script: include_str!("../migrations/0021_order_facts_hour.sql"),
+    },
 ];
 
 /// What `run` did.

@@ -338,7 +338,7 @@ pub async fn fact_sums(
         (by.category, "category"),
         (by.channel, "channel"),
         (by.source, "source"),
-        (by.hour, "SUBSTR(registered_at, 1, 13)"),
+        (by.hour, "registered_hour"),
     ]
     .into_iter()
     .filter_map(|(on, col)| on.then_some(col))
@@ -346,9 +346,6 @@ pub async fn fact_sums(
     let mut q = Sql::new("SELECT COUNT(*) AS n");
     for k in &keys {
         q.push(", ").push(k);
-        if k.starts_with("SUBSTR") {
-            q.push(" AS hour");
-        }
     }
     for c in FACT_COUNTS {
         q.push(", CAST(SUM(").push(c).push(") AS BIGINT) AS ").push(c);
@@ -372,10 +369,11 @@ pub async fn fact_sums(
                 counts[i] = sum(c)?;
             }
             let hour = if by.hour {
-                let h: String = r.try_get("hour")?;
+                let h: i64 = r.try_get("registered_hour")?;
                 Some(
-                    waterdesk_domain::time::from_db(&format!("{h}:00:00Z"))
-                        .ok_or_else(|| StoreError::Corrupt("order_facts.registered_at".into()))?,
+                    h.checked_mul(3600)
+                        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+                        .ok_or_else(|| StoreError::Corrupt("order_facts.registered_hour".into()))?,
                 )
             } else {
                 None
@@ -478,6 +476,7 @@ pub async fn store_facts(
         .map(|f| {
             let mut row = vec![
                 Value::Text(t(f.registered_at)),
+                Value::I64(f.registered_at.as_second().div_euclid(3600)),
                 Value::I64(f.order_id),
                 Value::Text(t(f.since)),
                 Value::opt_text(f.overdue_after.map(t)),
@@ -491,8 +490,9 @@ pub async fn store_facts(
             row
         })
         .collect();
-    const KEYS: [&str; 9] = [
+    const KEYS: [&str; 10] = [
         "registered_at",
+        "registered_hour",
         "order_id",
         "settled_at",
         "overdue_after",
