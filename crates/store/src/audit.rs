@@ -91,7 +91,7 @@ pub async fn append_many(conn: &mut AnyConnection, entries: &[(&NewAuditEntry, j
     }
     // PostgreSQL moves the head in the same statement (one round trip less on the
     // hottest path: every audited write); SQLite has no data-modifying CTEs.
-    let pg = conn.backend_name() == "PostgreSQL";
+    let pg = crate::Backend::of(conn) == crate::Backend::Postgres;
     let mut sql = String::with_capacity(256 + entries.len() * 80);
     if pg {
         sql.push_str("WITH entry AS (");

@@ -26,6 +26,11 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The engine behind an open connection (for code that holds no `Db`).
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == "PostgreSQL" { Backend::Postgres } else { Backend::Sqlite }
+    }
+
     /// Chooses the backend from a URL scheme.
     pub fn from_url(url: &str) -> StoreResult<Backend> {
         let scheme = url.split(':').next().unwrap_or_default();

@@ -24,11 +24,6 @@ fn postings(orders: &[(i64, &str, &str, &str)]) -> Vec<Vec<Value>> {
         .collect()
 }
 
-/// The backend of a connection (for callers that hold no `Db`).
-fn backend_of(conn: &AnyConnection) -> Backend {
-    if conn.backend_name() == "PostgreSQL" { Backend::Postgres } else { Backend::Sqlite }
-}
-
 /// [`index`] of one order.
 pub async fn index_one(
     conn: &mut AnyConnection,
@@ -37,7 +32,7 @@ pub async fn index_one(
     content: &str,
     address: &str,
 ) -> StoreResult<()> {
-    let backend = backend_of(conn);
+    let backend = Backend::of(conn);
     index(conn, backend, &[(id, title, content, address)]).await
 }
 
