@@ -471,105 +471,59 @@ impl Indicators {
     }
 }
 
-/// The counts stored per order (the `order_facts` columns), in this order. The others
-/// follow: `registered` is the number of orders, `overdue_unprocessed` is counted from
-/// [`Standing::overdue_after`], `suspended` is 0 (suspended orders are not stored).
-pub const FACT_COUNTS: [&str; 18] = [
-    "ack_on_time",
-    "processed_on_time",
-    "not_replied",
-    "replied",
-    "visit_required",
-    "visit_attempts",
-    "visit_satisfied",
-    "closing_on_time",
-    "acknowledged",
-    "resolved_items",
-    "completed",
-    "rejected",
-    "cancelled",
-    "visited",
-    "not_accepted",
-    "accepted_not_acknowledged",
-    "acknowledged_not_processed",
-    "closed_items",
-];
+/// [`FACT_COUNTS`] and the conversions of [`Indicators`] to and from them, from one list
+/// of fields (their order is the columns' order).
+macro_rules! fact_counts {
+    ($($field:ident),* $(,)?) => {
+        /// The counts stored per order (the `order_facts` columns), in this order. The
+        /// others follow: `registered` is the number of orders, `overdue_unprocessed` is
+        /// counted from [`Standing::overdue_after`], `suspended` is 0 (suspended orders
+        /// are not stored).
+        pub const FACT_COUNTS: [&str; 18] = [$(stringify!($field)),*];
 
-impl Indicators {
-    /// The [`FACT_COUNTS`] of an order (or a sum of them).
-    pub fn fact_counts(&self) -> [u64; 18] {
-        [
-            self.ack_on_time,
-            self.processed_on_time,
-            self.not_replied,
-            self.replied,
-            self.visit_required,
-            self.visit_attempts,
-            self.visit_satisfied,
-            self.closing_on_time,
-            self.acknowledged,
-            self.resolved_items,
-            self.completed,
-            self.rejected,
-            self.cancelled,
-            self.visited,
-            self.not_accepted,
-            self.accepted_not_acknowledged,
-            self.acknowledged_not_processed,
-            self.closed_items,
-        ]
-    }
+        impl Indicators {
+            /// The [`FACT_COUNTS`] of an order (or a sum of them).
+            pub fn fact_counts(&self) -> [u64; 18] {
+                [$(self.$field),*]
+            }
 
-    /// The indicators of `orders` stored orders whose [`FACT_COUNTS`] add up to `c`, of
-    /// which `overdue` are past their deadline at the instant evaluated.
-    pub fn from_facts(orders: u64, overdue: u64, c: [u64; 18]) -> Indicators {
-        let [
-            ack_on_time,
-            processed_on_time,
-            not_replied,
-            replied,
-            visit_required,
-            visit_attempts,
-            visit_satisfied,
-            closing_on_time,
-            acknowledged,
-            resolved_items,
-            completed,
-            rejected,
-            cancelled,
-            visited,
-            not_accepted,
-            accepted_not_acknowledged,
-            acknowledged_not_processed,
-            closed_items,
-        ] = c;
-        let mut i = Indicators {
-            registered: orders,
-            not_accepted,
-            accepted_not_acknowledged,
-            acknowledged_not_processed,
-            closed_items,
-            overdue_unprocessed: overdue,
-            ack_on_time,
-            processed_on_time,
-            not_replied,
-            replied,
-            visit_required,
-            visit_attempts,
-            visit_satisfied,
-            closing_on_time,
-            acknowledged,
-            resolved_items,
-            completed,
-            rejected,
-            cancelled,
-            visited,
-            ..Indicators::default()
-        };
-        i.rates();
-        i
-    }
+            /// The indicators of `orders` stored orders whose [`FACT_COUNTS`] add up to
+            /// `c`, of which `overdue` are past their deadline at the instant evaluated.
+            pub fn from_facts(orders: u64, overdue: u64, c: [u64; 18]) -> Indicators {
+                let [$($field),*] = c;
+                let mut i = Indicators {
+                    registered: orders,
+                    overdue_unprocessed: overdue,
+                    $($field,)*
+                    ..Indicators::default()
+                };
+                i.rates();
+                i
+            }
+        }
+    };
 }
+
+fact_counts!(
+    ack_on_time,
+    processed_on_time,
+    not_replied,
+    replied,
+    visit_required,
+    visit_attempts,
+    visit_satisfied,
+    closing_on_time,
+    acknowledged,
+    resolved_items,
+    completed,
+    rejected,
+    cancelled,
+    visited,
+    not_accepted,
+    accepted_not_acknowledged,
+    acknowledged_not_processed,
+    closed_items,
+);
 
 /// An indicator's value: a count, or a rate (empty over nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
