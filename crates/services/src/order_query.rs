@@ -122,13 +122,11 @@ impl Services {
     async fn query_page_in(
         &self,
         q: &Query,
-        units: Option<&[i64]>,
-        subtrees: &HashMap<i64, Vec<i64>>,
+        s: &QueryScope,
         after: Option<&waterdesk_domain::query::Cursor>,
         limit: i64,
     ) -> ServiceResult<(Vec<QueryRow>, Option<waterdesk_domain::query::Cursor>)> {
-        let backend = self.db.backend();
-        let scope = Scope { units, subtrees, backend };
+        let scope = s.scope(self.db.backend());
         repo::page_bounded(&self.db, q, &scope, after, limit, STATEMENT_TIMEOUT_MS).await.map_err(timeout_or)
     }
 
@@ -149,7 +147,8 @@ impl Services {
         let q = self.order_query_parse(doc)?;
         let units = self.scope_unit_ids(p).await?;
         let subtrees = self.query_subtrees(&q).await?;
-        let (rows, next) = self.query_page_in(&q, units.as_deref(), &subtrees, q.after.as_ref(), q.limit).await?;
+        let scope = QueryScope { units, subtrees, text: None };
+        let (rows, next) = self.query_page_in(&q, &scope, q.after.as_ref(), q.limit).await?;
         Ok(QueryPage { items: self.present(p, rows), next: next.map(|c| c.encode(&q.sort)) })
     }
 
@@ -377,6 +376,22 @@ const ORIGIN_NAMES: &[(&str, &str, &str)] = &[
     ("plan", "计划任务", "Plan"),
 ];
 
+/// What a query runs within, owned (an export's pages run in a task of their own).
+struct QueryScope {
+    /// The caller's units (`None`: all).
+    units: Option<Vec<i64>>,
+    /// The units under each unit an `under` condition names.
+    subtrees: HashMap<i64, Vec<i64>>,
+    /// How free text is looked up, when decided once for all statements.
+    text: Option<repo::TextPlan>,
+}
+
+impl QueryScope {
+    fn scope(&self, backend: waterdesk_store::Backend) -> Scope<'_> {
+        Scope { units: self.units.as_deref(), subtrees: &self.subtrees, backend, text: self.text.as_ref() }
+    }
+}
+
 /// Names for the codes in an export: dictionaries, states, satisfaction, yes/no.
 struct Names {
     zh: bool,
@@ -453,10 +468,15 @@ impl Services {
         // Counted up to ten times the limit, so a refusal can say how far over it is
         // without counting the whole book.
         let count_cap = limit * 10;
-        let total = {
-            let scope = Scope { units: units.as_deref(), subtrees: &subtrees, backend: self.db.backend() };
+        // How free text is looked up is decided once, for the count and every page.
+        let (scope, total) = {
             let mut c = self.db.read().await?;
-            repo::count_upto(&mut c, &q, &scope, count_cap + 1).await.map_err(timeout_or)?
+            let text = Some(repo::TextPlan::of(&mut c, &q, self.db.backend()).await?);
+            let scope = QueryScope { units, subtrees, text };
+            let total = repo::count_upto(&mut c, &q, &scope.scope(self.db.backend()), count_cap + 1)
+                .await
+                .map_err(timeout_or)?;
+            (scope, total)
         };
         if total > limit {
             let n = if total > count_cap { format!("more than {count_cap}") } else { total.to_string() };
@@ -489,7 +509,7 @@ impl Services {
         );
         let (svc, p2) = (self.clone(), p.clone());
         tokio::spawn(async move {
-            let r = svc.export_task(&id, &p2, &q, units, subtrees, names).await;
+            let r = svc.export_task(&id, &p2, &q, &scope, names).await;
             set_progress(&id, |e| match r {
                 Ok(file) => {
                     e.run.state = "done".into();
@@ -522,8 +542,7 @@ impl Services {
         id: &str,
         p: &Principal,
         q: &Query,
-        units: Option<Vec<i64>>,
-        subtrees: HashMap<i64, Vec<i64>>,
+        scope: &QueryScope,
         names: Names,
     ) -> ServiceResult<tempfile::NamedTempFile> {
         let columns: Vec<&'static str> = EXPORT_COLUMNS.iter().map(|c| c.0).collect();
@@ -533,7 +552,7 @@ impl Services {
         let mut done = 0i64;
         let limit = Self::export_limit(p);
         loop {
-            let (rows, next) = self.query_page_in(q, units.as_deref(), &subtrees, after.as_ref(), EXPORT_PAGE).await?;
+            let (rows, next) = self.query_page_in(q, scope, after.as_ref(), EXPORT_PAGE).await?;
             for r in self.present(p, rows) {
                 w.push(&self.export_cells(&r, &names))?;
                 done += 1;

@@ -104,6 +104,19 @@ pub struct Scope<'a> {
     /// The units below (and including) each unit named by an `under` condition.
     pub subtrees: &'a HashMap<i64, Vec<i64>>,
     pub backend: Backend,
+    /// How free text is looked up, when decided once for many statements (an export's
+    /// pages); `None`: decided for each statement ([`TextPlan::of`]).
+    pub text: Option<&'a TextPlan>,
+}
+
+impl Scope<'_> {
+    /// The text plan of `query` in this scope.
+    async fn text_plan(&self, conn: &mut AnyConnection, query: &Query) -> StoreResult<TextPlan> {
+        match self.text {
+            Some(plan) => Ok(plan.clone()),
+            None => TextPlan::of(conn, query, self.backend).await,
+        }
+    }
 }
 
 fn sort_col(k: SortKey) -> &'static str {
@@ -427,7 +440,7 @@ pub async fn page(
     after: Option<&Cursor>,
     limit: i64,
 ) -> StoreResult<(Vec<QueryRow>, Option<Cursor>)> {
-    let plan = TextPlan::of(&mut *conn, query, s.backend).await?;
+    let plan = s.text_plan(&mut *conn, query).await?;
     let q = page_sql(query, s, &plan, after, limit + 1);
     let mut rows = q.query().fetch_all(conn).await?.iter().map(row).collect::<StoreResult<Vec<_>>>()?;
     let more = rows.len() as i64 > limit;
@@ -461,7 +474,7 @@ pub async fn page_bounded(
 /// without counting a whole table).
 pub async fn count_upto(conn: &mut AnyConnection, query: &Query, s: &Scope<'_>, cap: i64) -> StoreResult<i64> {
     // Nothing is sorted: the other conditions' indexes stay on.
-    let plan = TextPlan { in_order: false, ..TextPlan::of(&mut *conn, query, s.backend).await? };
+    let plan = TextPlan { in_order: false, ..s.text_plan(&mut *conn, query).await? };
     let mut q = Sql::new("SELECT COUNT(*) AS n FROM (SELECT 1");
     q.push(FROM);
     push_where(&mut q, query, s, &plan);
