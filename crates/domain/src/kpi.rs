@@ -766,11 +766,6 @@ impl Standing {
         i.rates();
         i
     }
-
-    /// Nothing can happen to the order any more (concluded, rejected, cancelled).
-    pub fn is_settled(&self) -> bool {
-        self.counts.closed_items == 1
-    }
 }
 
 /// The [`Standing`] of an order, so that reports may sum stored counts instead of
@@ -798,13 +793,6 @@ pub fn standing(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<Standing> {
     counts.overdue_unprocessed = 0;
     counts.rates();
     Some(Standing { since, counts, overdue_after })
-}
-
-/// An order's contribution once nothing more can happen to it: `Some((since, counts))`
-/// when its stage is terminal (concluded, rejected, cancelled); see [`standing`].
-/// `None`: the order is still open.
-pub fn settled(o: &OrderFacts<'_>, tz: &TimeZone) -> Option<(Timestamp, Indicators)> {
-    standing(o, tz).filter(Standing::is_settled).map(|s| (s.since, s.counts))
 }
 
 /// The stages before processing (a complete deadline can pass in them).

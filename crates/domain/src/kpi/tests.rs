@@ -899,31 +899,10 @@ proptest! {
         }
     }
 
-    // A settled order's stored counts are what replaying it gives at any later instant
-    // (ARCHITECTURE D24), and an order that is not settled is still open.
-    #[test]
-    fn settled_counts_hold_from_then_on(gens in proptest::collection::vec(gen_order(), 1..20), step in 0i64..50_000) {
-        let tz = shanghai();
-        for o in gens.iter().map(build) {
-            let everything = Cohort { from: mins(-100_000), to: mins(100_000) };
-            match settled(&o, &tz) {
-                Some((since, counts)) => {
-                    for at in [since, since.checked_add(SignedDuration::from_mins(step)).unwrap()] {
-                        let replayed = one(compute(std::slice::from_ref(&o), everything, at, GroupBy::default(), &tz));
-                        prop_assert_eq!(replayed, counts);
-                    }
-                    prop_assert_eq!(Indicators::from_facts(1, 0, counts.fact_counts()), counts);
-                    prop_assert_eq!(counts.registered, 1);
-                    prop_assert_eq!(counts.closed_items, 1);
-                }
-                None => prop_assert!(!o.stage_at(mins(1_000_000)).is_terminal()),
-            }
-        }
-    }
-
-    // An order's stored standing is what replaying it gives at every later instant,
-    // open orders included (their deadline passing is the one change time makes), and
-    // only suspended orders have none.
+    // An order's stored standing is what replaying it gives at every later instant
+    // (ARCHITECTURE D24), open orders included (their deadline passing is the one change
+    // time makes); a settled order (closed) has no deadline left; only suspended orders,
+    // still open, have none.
     #[test]
     fn standing_holds_from_then_on(gens in proptest::collection::vec(gen_order(), 1..20), step in 0i64..50_000) {
         let tz = shanghai();
@@ -941,8 +920,17 @@ proptest! {
                         let stored = Indicators::from_facts(1, replayed.overdue_unprocessed, s.counts.fact_counts());
                         prop_assert_eq!(stored, replayed);
                     }
+                    prop_assert_eq!(s.counts.registered, 1);
+                    let closed = o.stage_at(mins(1_000_000)).is_terminal();
+                    prop_assert_eq!(s.counts.closed_items, u64::from(closed));
+                    if closed {
+                        prop_assert_eq!(s.overdue_after, None);
+                    }
                 }
-                None => prop_assert!(o.suspended_at(mins(1_000_000))),
+                None => {
+                    prop_assert!(o.suspended_at(mins(1_000_000)));
+                    prop_assert!(!o.stage_at(mins(1_000_000)).is_terminal());
+                }
             }
         }
     }
