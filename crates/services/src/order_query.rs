@@ -246,14 +246,7 @@ impl Services {
         p.require(perm::ORDER_READ)?;
         let (name, def) = self.check_saved(i)?;
         let mut tx = self.db.begin().await?;
-        let existing = repo::saved_get(&mut tx, id).await?;
-        match &existing {
-            Some(s) if s.owner_id == p.user_id => {}
-            Some(s) if s.shared && s.unit_id == p.unit_id => {
-                return Err(ServiceError::Forbidden { permission: "owner".into() });
-            }
-            _ => return Err(ServiceError::NotFound { entity: "saved_query" }),
-        }
+        own_saved(&mut tx, p, id).await?;
         repo::saved_update(&mut tx, id, p.user_id, &name, &def, i.shared, self.now()).await.map_err(|e| match e {
             waterdesk_store::StoreError::Conflict(_) => ServiceError::Duplicate { entity: "saved_query" },
             e => e.into(),
@@ -269,16 +262,9 @@ impl Services {
     pub async fn saved_query_delete(&self, p: &Principal, id: i64, ctx: &AuditCtx) -> ServiceResult<()> {
         p.require(perm::ORDER_READ)?;
         let mut tx = self.db.begin().await?;
-        let existing = repo::saved_get(&mut tx, id).await?;
-        match &existing {
-            Some(s) if s.owner_id == p.user_id => {}
-            Some(s) if s.shared && s.unit_id == p.unit_id => {
-                return Err(ServiceError::Forbidden { permission: "owner".into() });
-            }
-            _ => return Err(ServiceError::NotFound { entity: "saved_query" }),
-        }
+        let existing = own_saved(&mut tx, p, id).await?;
         repo::saved_delete(&mut tx, id, p.user_id).await?;
-        let name = existing.map(|s| s.name).unwrap_or_default();
+        let name = existing.name;
         security_in(
             &mut tx,
             self,
@@ -290,6 +276,16 @@ impl Services {
         .await?;
         crate::input::commit(tx).await?;
         Ok(())
+    }
+}
+
+/// One of the caller's own saved queries, read in `conn`: another's query shared in the
+/// caller's unit is refused (403), any other is not found (404).
+async fn own_saved(conn: &mut waterdesk_store::AnyConnection, p: &Principal, id: i64) -> ServiceResult<SavedQuery> {
+    match repo::saved_get(conn, id).await? {
+        Some(s) if s.owner_id == p.user_id => Ok(s),
+        Some(s) if s.shared && s.unit_id == p.unit_id => Err(ServiceError::Forbidden { permission: "owner".into() }),
+        _ => Err(ServiceError::NotFound { entity: "saved_query" }),
     }
 }
 
