@@ -298,7 +298,6 @@ backend_test!(each_field_and_operator, |backend| async move {
     app.stop().await;
 });
 
-// R-DATA-02: AND/OR groups nest; sort keys and directions.
 // R-DATA-02 at scale (ARCHITECTURE D27): free text is looked up through the orders'
 // search keys — house numbers as whole tokens, an open number as a prefix — and the
 // answers are the same while older orders are still without keys, after the backfill,
@@ -381,6 +380,7 @@ backend_test!(free_text_through_search_keys, |backend| async move {
     app.stop().await;
 });
 
+// R-DATA-02: AND/OR groups nest; sort keys and directions.
 backend_test!(groups_and_sorting, |backend| async move {
     let app = TestApp::spawn(backend).await;
     let fx = fixture(&app).await;
