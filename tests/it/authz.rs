@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, Web};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy)]
-enum Need {
+pub(crate) enum Need {
     Public,
     /// Any signed-in user (self-service).
     Any,
@@ -24,7 +24,7 @@ enum Need {
 }
 
 impl Need {
-    fn allows(self, perms: &[&str]) -> bool {
+    pub(crate) fn allows(self, perms: &[&str]) -> bool {
         match self {
             Need::Public | Need::Any => true,
             Need::Perm(p) => perms.contains(&p),
@@ -38,9 +38,9 @@ const NOPE: &str = "999999";
 
 /// (method, OpenAPI path, need, body for a role)
 /// An API route: method, OpenAPI path, who may call it, a request body for a caller.
-type ApiRoute = (Method, &'static str, Need, fn(&str) -> Option<Value>);
+pub(crate) type ApiRoute = (Method, &'static str, Need, fn(&str) -> Option<Value>);
 
-fn api_routes() -> Vec<ApiRoute> {
+pub(crate) fn api_routes() -> Vec<ApiRoute> {
     use Need::*;
     fn none(_: &str) -> Option<Value> {
         None
@@ -365,7 +365,7 @@ backend_test!(api_matrix, |backend| async move {
 });
 
 /// (method, path, need) for pages.
-fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
+pub(crate) fn page_routes() -> Vec<(&'static str, &'static str, Need)> {
     use Need::*;
     vec![
         ("GET", "/", Any),

@@ -48,7 +48,8 @@ backend_test!(arrears_campaign_with_retries_and_sms, |backend| async move {
         .cloned()
         .expect("the demo account in arrears is on the list");
     let tid = target["id"].as_i64().unwrap();
-    assert_eq!(target["phone"], "13957123456");
+    // The supervisor has no `customer.pii.read`: the number is masked (issue 24).
+    assert_eq!(target["phone"], "139****3456");
 
     let agent_id = user_id(&app, "agent").await;
     let a = sup.post(&format!("/api/v1/campaigns/{id}/assign"), json!({"agents": [agent_id]})).await;

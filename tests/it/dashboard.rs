@@ -62,7 +62,7 @@ async fn unit_x(app: &TestApp) -> (i64, Principal) {
     tx.commit().await.unwrap();
     let dispatcher = as_user(app, "dispatcher").await;
     let mut p = Principal::system();
-    (p.user_id, p.unit_id, p.data_scope) = (dispatcher.user_id, unit.id, "unit".into());
+    (p.user_id, p.unit_id, p.data_scope) = (dispatcher.user_id, unit.id, waterdesk_services::access::DataScope::Unit);
     (unit.id, p)
 }
 

@@ -6,6 +6,7 @@ mod helpers;
 
 mod imports;
 
+mod access;
 mod admin;
 mod attachments;
 mod audit;

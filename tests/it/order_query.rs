@@ -354,7 +354,7 @@ backend_test!(free_text_through_search_keys, |backend| async move {
     // The plan that reads in sort order (SQLite, common words) gives the same rows.
     use waterdesk_store::order_query::{Scope, TextPlan, page_sql};
     let subtrees = Default::default();
-    let scope = Scope { units: None, subtrees: &subtrees, backend: s.db.backend(), text: None };
+    let scope = Scope { units: None, own: None, subtrees: &subtrees, backend: s.db.backend(), text: None };
     for doc in [
         json!({"where": {"all": [c("text", "contains", json!(MARK)), c("type", "in", json!(["repair", "complaint"]))]}}),
         json!({"where": {"any": [c("text", "contains", json!("漏水")), c("state", "eq", json!("cancelled"))]}}),

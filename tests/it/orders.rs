@@ -98,7 +98,8 @@ pub(crate) async fn as_user(app: &TestApp, username: &str) -> waterdesk_services
     let u = waterdesk_store::users::get_by_username(&mut c, username).await.unwrap().expect(username);
     let (roles, perms) = waterdesk_store::users::grants(&mut c, u.id).await.unwrap();
     let mut p = waterdesk_services::Principal::system();
-    (p.user_id, p.unit_id, p.username, p.data_scope) = (u.id, u.unit_id, u.username, u.data_scope);
+    (p.user_id, p.unit_id, p.username, p.data_scope) =
+        (u.id, u.unit_id, u.username, waterdesk_services::access::DataScope::from_stored(&u.data_scope));
     p.roles = roles;
     p.permissions = perms.into_iter().collect();
     p
@@ -214,8 +215,14 @@ backend_test!(repair_order_closed_loop, |backend| async move {
         step(dispatcher.clone(), "dispatch", ActInput { assignee_id: Some(worker_id), ..act(2, &[]) }).await.unwrap();
     assert_eq!((o3.state.as_str(), o3.assignee_id), ("dispatched", Some(worker_id)));
     // Only the assignee acknowledges.
+    // Another crew member with scope `own` does not even see it (issue 24); one whose
+    // scope is the unit sees it and is still refused.
     let mut other_worker = worker.clone();
     other_worker.user_id = dispatcher.user_id;
+    let e = step(other_worker.clone(), "acknowledge", act(3, &[])).await.unwrap_err();
+    assert!(matches!(e, ServiceError::NotFound { .. }), "{e:?}");
+    other_worker.data_scope = waterdesk_services::access::DataScope::Unit;
+    other_worker.unit_id = o3.unit_id;
     let e = step(other_worker, "acknowledge", act(3, &[])).await.unwrap_err();
     assert_eq!(code_of(e), "not_assignee");
     let o4 = step(worker.clone(), "acknowledge", act(3, &[])).await.unwrap();

@@ -338,7 +338,7 @@ impl Services {
             username: user.username,
             display_name: user.display_name,
             unit_id: user.unit_id,
-            data_scope: user.data_scope,
+            data_scope: crate::access::DataScope::from_stored(&user.data_scope),
             roles,
             permissions,
             via,

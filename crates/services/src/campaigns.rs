@@ -16,6 +16,7 @@ use waterdesk_store::campaigns::{
 use waterdesk_store::contacts::{self as contacts, ContactFilter};
 use waterdesk_store::{StoreError, users};
 
+use crate::access::Masking;
 use crate::audit::{AuditCtx, security_in};
 use crate::input::{commit, one_of, opt_text, text};
 use crate::{Principal, ServiceError, ServiceResult, Services};
@@ -280,7 +281,8 @@ impl Services {
         p.require(perm::CAMPAIGN_MANAGE)?;
         let view = self.campaign_view(id).await?;
         let mut c = self.db.read().await?;
-        let targets = repo::targets_of(&mut c, id, 500).await?;
+        let mask = Masking::of(p);
+        let targets = repo::targets_of(&mut c, id, 500).await?.into_iter().map(|t| mask.target(t)).collect();
         Ok(CampaignDetail { campaign: view.campaign, progress: view.progress, targets })
     }
 
@@ -446,6 +448,7 @@ impl Services {
     pub async fn call_list(&self, p: &Principal) -> ServiceResult<Vec<CallItem>> {
         p.require(perm::CONTACT_WRITE)?;
         let mut c = self.db.read().await?;
+        let mask = Masking::of(p);
         let targets = repo::due_for(&mut c, p.user_id, self.now(), 200).await?;
         let mut campaigns: BTreeMap<i64, Campaign> = BTreeMap::new();
         let mut out = Vec::with_capacity(targets.len());
@@ -460,7 +463,7 @@ impl Services {
                 campaign_name: camp.name.clone(),
                 kind: camp.kind.clone(),
                 questions: camp.questions.clone(),
-                target: t,
+                target: mask.target(t),
             });
         }
         Ok(out)
@@ -566,11 +569,10 @@ impl Services {
     pub async fn sms_outbox(&self, p: &Principal) -> ServiceResult<Vec<repo::Sms>> {
         p.require(perm::CAMPAIGN_MANAGE)?;
         let mut c = self.db.read().await?;
+        let mask = Masking::of(p);
         let mut list = repo::sms_list(&mut c, 200).await?;
-        if !p.has(perm::CUSTOMER_PII_READ) {
-            for s in &mut list {
-                s.phone = waterdesk_domain::phone::mask_phone(&s.phone);
-            }
+        for s in &mut list {
+            s.phone = mask.phone(std::mem::take(&mut s.phone));
         }
         Ok(list)
     }

@@ -8,12 +8,13 @@ use utoipa::ToSchema;
 
 use waterdesk_domain::numbering::{DocNumber, NumberKind, day_key};
 use waterdesk_domain::permissions::perm;
-use waterdesk_domain::phone::{Phone, mask_phone};
+use waterdesk_domain::phone::Phone;
 use waterdesk_store::audit as audit_repo;
 use waterdesk_store::contacts::{self as repo, CallFacts, Contact, ContactFields, ContactFilter, NewContact};
 use waterdesk_store::customers::{self as cust, Lookup};
 use waterdesk_store::{AnyConnection, BatchWrite, BoxFuture, dicts, numbers, units, users};
 
+use crate::access::Masking;
 use crate::audit::{AuditCtx, security_in};
 use crate::customers::SearchHit;
 use crate::input::{commit, one_of, opt_text};
@@ -163,11 +164,9 @@ impl Services {
     }
 
     fn contact_view(&self, p: &Principal, mut c: Contact) -> ContactView {
-        let masked = !p.has(perm::CUSTOMER_PII_READ);
-        if masked && !c.caller.is_empty() {
-            c.caller = mask_phone(&c.caller);
-        }
-        ContactView { contact: c, masked }
+        let mask = Masking::of(p);
+        c.caller = mask.phone(std::mem::take(&mut c.caller));
+        ContactView { contact: c, masked: mask.masked() }
     }
 
     /// Checks an agent's input against the dictionaries, the customer and account, and the
@@ -532,10 +531,9 @@ impl Services {
         recent.retain(|c| Some(c.contact.id) != contact_id);
         recent.sort_by_key(|c| std::cmp::Reverse(c.contact.id));
         recent.truncate(6);
-        let masked = !p.has(perm::CUSTOMER_PII_READ);
         Ok(ScreenPop {
             contact: contact.map(|c| self.contact_view(p, c)),
-            caller: if masked && !caller.is_empty() { mask_phone(&caller) } else { caller },
+            caller: Masking::of(p).phone(caller),
             customers,
             arrears,
             recent_contacts: recent,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use waterdesk_domain::money::Fen;
 use waterdesk_domain::permissions::perm;
-use waterdesk_domain::phone::{Phone, PhoneError, mask_id_number, mask_phone, valid_id_number};
+use waterdesk_domain::phone::{Phone, PhoneError, valid_id_number};
 use waterdesk_domain::tariff::Tariff;
 use waterdesk_store::billing::{self, Bill, NewBill, Payment};
 use waterdesk_store::customers::{
@@ -14,6 +14,7 @@ use waterdesk_store::customers::{
 };
 use waterdesk_store::{AnyConnection, StoreError, units};
 
+use crate::access::Masking;
 use crate::audit::{AuditCtx, security_in};
 use crate::input::{commit, one_of, opt_text, text};
 use crate::{Principal, ServiceError, ServiceResult, Services};
@@ -251,25 +252,6 @@ pub(crate) fn account_no(s: &str) -> ServiceResult<String> {
 }
 
 impl Services {
-    /// Whether a unit is inside the principal's data scope.
-    pub(crate) async fn in_scope(&self, p: &Principal, unit_id: i64) -> ServiceResult<bool> {
-        Ok(self.scope_unit_ids(p).await?.is_none_or(|s| s.contains(&unit_id)))
-    }
-
-    /// Unit ids the principal may see, or `None` for all.
-    pub async fn scope_unit_ids(&self, p: &Principal) -> ServiceResult<Option<Vec<i64>>> {
-        match p.data_scope.as_str() {
-            "all" => Ok(None),
-            "unit" | "own" => Ok(Some(vec![p.unit_id])),
-            _ => {
-                let mut c = self.db.read().await?;
-                let all = units::list(&mut c).await?;
-                let Some(mine) = all.iter().find(|u| u.id == p.unit_id) else { return Ok(Some(vec![])) };
-                Ok(Some(all.iter().filter(|u| u.path.starts_with(&mine.path)).map(|u| u.id).collect()))
-            }
-        }
-    }
-
     fn customer_view(
         &self,
         p: &Principal,
@@ -277,21 +259,18 @@ impl Services {
         phones: Vec<repo::CustomerPhone>,
         accounts: Vec<Account>,
     ) -> CustomerView {
-        let masked = !p.has(perm::CUSTOMER_PII_READ);
+        let mask = Masking::of(p);
         CustomerView {
             id: c.id,
             kind: c.kind,
             name: c.name,
             id_type: c.id_type,
-            id_number: if masked && !c.id_number.is_empty() { mask_id_number(&c.id_number) } else { c.id_number },
+            id_number: mask.id_number(c.id_number),
             email: c.email,
-            wechat_openid: if masked && !c.wechat_openid.is_empty() { "***".into() } else { c.wechat_openid },
+            wechat_openid: mask.secret(c.wechat_openid),
             note: c.note,
             unit_id: c.unit_id,
-            phones: phones
-                .into_iter()
-                .map(|ph| PhoneView { phone: if masked { mask_phone(&ph.phone) } else { ph.phone }, label: ph.label })
-                .collect(),
+            phones: phones.into_iter().map(|ph| PhoneView { phone: mask.phone(ph.phone), label: ph.label }).collect(),
             accounts: accounts
                 .into_iter()
                 .map(|a| AccountBrief {
@@ -302,7 +281,7 @@ impl Services {
                     status: a.status,
                 })
                 .collect(),
-            masked,
+            masked: mask.masked(),
         }
     }
 
@@ -1075,15 +1054,15 @@ impl Services {
         let mut c = self.db.read().await?;
         let rows = repo::export_page(&mut c, kind, after, scope.as_deref(), limit.clamp(1, 10_000)).await?;
         let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0)).flatten();
-        let masked = !p.has(perm::CUSTOMER_PII_READ);
+        let mask = Masking::of(p);
         let width = kind.columns().len();
         let rows = rows
             .into_iter()
             .map(|(_, mut cells)| {
                 cells.truncate(width);
-                if masked && kind == repo::ExportKind::Customers {
-                    cells[3] = if cells[3].is_empty() { String::new() } else { mask_id_number(&cells[3]) };
-                    cells[4] = if cells[4].is_empty() { String::new() } else { mask_phone(&cells[4]) };
+                if kind == repo::ExportKind::Customers {
+                    cells[3] = mask.id_number(std::mem::take(&mut cells[3]));
+                    cells[4] = mask.phone(std::mem::take(&mut cells[4]));
                 }
                 cells
             })

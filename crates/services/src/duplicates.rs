@@ -23,13 +23,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use waterdesk_domain::duplicates::{Candidate, Report, Rules, bounding_box_e6, duplicates};
 use waterdesk_domain::permissions::perm;
-use waterdesk_domain::phone::{Phone, mask_phone};
+use waterdesk_domain::phone::Phone;
 use waterdesk_domain::workflow::{Action, Refusal, State};
 use waterdesk_store::AnyConnection;
 use waterdesk_store::duplicates::{self as repo, Link, Near, NewLink};
 use waterdesk_store::orders::{self as orders_repo, Change, NewEvent, Order};
 use waterdesk_store::{campaigns, contacts};
 
+use crate::access::Masking;
 use crate::audit::{AuditCtx, security_in};
 use crate::input::{commit, degrees};
 use crate::{Principal, ServiceError, ServiceResult, Services};
@@ -48,14 +49,6 @@ fn v(field: &str, code: &'static str, detail: impl Into<String>) -> ServiceError
 
 fn is_open(state: &str) -> bool {
     State::parse(state).is_some_and(|s| !s.is_terminal())
-}
-
-/// Whether the caller sees an order: in the data scope, or created by or assigned to them
-/// (as `order_get` decides).
-fn visible(p: &Principal, scope: &Option<Vec<i64>>, o: &Order) -> bool {
-    o.assignee_id == Some(p.user_id)
-        || o.created_by == Some(p.user_id)
-        || scope.as_ref().is_none_or(|s| s.contains(&o.unit_id))
 }
 
 /// Where to look for duplicates of a report being registered.
@@ -147,12 +140,12 @@ impl Services {
     /// none for a closed order or one without a site.
     pub async fn order_duplicates_of(&self, p: &Principal, id: i64) -> ServiceResult<Vec<DuplicateCandidate>> {
         p.require(perm::ORDER_READ)?;
-        let scope = self.scope_unit_ids(p).await?;
+        let scope = self.scope(p).await?;
         let o = {
             let mut c = self.db.read().await?;
             orders_repo::get(&mut c, id).await?
         };
-        let o = o.filter(|o| visible(p, &scope, o)).ok_or(ServiceError::NotFound { entity: "order" })?;
+        let o = o.filter(|o| scope.order(o)).ok_or(ServiceError::NotFound { entity: "order" })?;
         match (o.lat_e6, o.lng_e6) {
             (Some(lat), Some(lng)) if is_open(&o.state) && o.master_id.is_none() => {
                 let pos = (degrees(lat), degrees(lng));
@@ -172,7 +165,11 @@ impl Services {
     ) -> ServiceResult<Vec<DuplicateCandidate>> {
         let rules = Rules::default();
         let (lat_e6, lng_e6) = bounding_box_e6(pos, rules.radius_m);
-        let units = self.scope_unit_ids(p).await?;
+        let scope = self.scope(p).await?;
+        // Scope `own` sees no other orders to merge with.
+        if scope.own_orders().is_some() {
+            return Ok(vec![]);
+        }
         let near = Near {
             type_code,
             lat_e6,
@@ -180,7 +177,7 @@ impl Services {
             since: at.checked_sub(rules.window).unwrap_or(at),
             until: at.checked_add(rules.window).unwrap_or(at),
             exclude,
-            units: units.as_deref(),
+            units: scope.units(),
         };
         let rows = {
             let mut c = self.db.read().await?;
@@ -231,16 +228,16 @@ impl Services {
         if i.duplicate_id == master_id {
             return Err(v("duplicate_id", "merge_into_self", "an order cannot be merged into itself"));
         }
-        let scope = self.scope_unit_ids(p).await?;
+        let scope = self.scope(p).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let m = orders_repo::get(&mut tx, master_id)
             .await?
-            .filter(|o| visible(p, &scope, o))
+            .filter(|o| scope.order(o))
             .ok_or(ServiceError::NotFound { entity: "order" })?;
         let d = orders_repo::get(&mut tx, i.duplicate_id)
             .await?
-            .filter(|o| visible(p, &scope, o))
+            .filter(|o| scope.order(o))
             .ok_or_else(|| v("duplicate_id", "unknown_order", "no such order"))?;
         if let Some(top) = m.master_id {
             let top_no = orders_repo::get(&mut tx, top).await?.map(|o| o.order_no).unwrap_or_default();
@@ -353,12 +350,12 @@ impl Services {
         ctx: &AuditCtx,
     ) -> ServiceResult<Link> {
         p.require(perm::ORDER_CREATE)?;
-        let scope = self.scope_unit_ids(p).await?;
+        let scope = self.scope(p).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let m = orders_repo::get(&mut tx, order_id)
             .await?
-            .filter(|o| visible(p, &scope, o))
+            .filter(|o| scope.order(o))
             .ok_or(ServiceError::NotFound { entity: "order" })?;
         if let Some(top) = m.master_id {
             let top_no = orders_repo::get(&mut tx, top).await?.map(|o| o.order_no).unwrap_or_default();
@@ -373,7 +370,7 @@ impl Services {
         }
         let c = contacts::get(&mut tx, contact_id)
             .await?
-            .filter(|c| c.agent_id == Some(p.user_id) || scope.as_ref().is_none_or(|s| s.contains(&c.unit_id)))
+            .filter(|c| c.agent_id == Some(p.user_id) || scope.unit(c.unit_id))
             .ok_or_else(|| v("contact_id", "unknown_contact", "no such contact"))?;
         if c.order_no == m.order_no || repo::contact_master(&mut tx, c.id).await?.is_some() {
             let on = if c.order_no.is_empty() { m.order_no.clone() } else { c.order_no.clone() };
@@ -431,21 +428,20 @@ impl Services {
     /// without `customer.pii.read`).
     pub async fn order_links(&self, p: &Principal, id: i64) -> ServiceResult<OrderLinks> {
         p.require(perm::ORDER_READ)?;
-        let scope = self.scope_unit_ids(p).await?;
+        let scope = self.scope(p).await?;
         let mut c = self.db.read().await?;
         let o = orders_repo::get(&mut c, id)
             .await?
-            .filter(|o| visible(p, &scope, o))
+            .filter(|o| scope.order(o))
             .ok_or(ServiceError::NotFound { entity: "order" })?;
         let merged_into = match o.master_id {
             Some(mid) => orders_repo::get(&mut c, mid).await?.map(|m| MasterRef { id: m.id, order_no: m.order_no }),
             None => None,
         };
+        let mask = Masking::of(p);
         let mut reports = repo::links(&mut c, o.id).await?;
-        if !p.has(perm::CUSTOMER_PII_READ) {
-            for r in &mut reports {
-                r.caller = mask_phone(&r.caller);
-            }
+        for r in &mut reports {
+            r.caller = mask.phone(std::mem::take(&mut r.caller));
         }
         Ok(OrderLinks { merged_into, reports })
     }

@@ -5,6 +5,7 @@
 //! the acting [`Principal`], checks its permission, runs its rules, writes in one
 //! transaction (with the audit entry and events), and returns plain data.
 
+pub mod access;
 pub mod admin;
 pub mod attachments;
 pub mod audit;

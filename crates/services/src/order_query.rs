@@ -21,6 +21,7 @@ use waterdesk_domain::permissions::perm;
 use waterdesk_domain::query::{Field, Op, Query, QueryError};
 use waterdesk_store::order_query::{self as repo, QueryRow, SavedQuery, Scope};
 
+use crate::access::Masking;
 use crate::audit::{AuditCtx, security_in};
 use crate::sheet::{CellKind, XlsxWriter};
 use crate::{Principal, ServiceError, ServiceResult, Services};
@@ -131,12 +132,9 @@ impl Services {
     }
 
     fn present(&self, p: &Principal, mut rows: Vec<QueryRow>) -> Vec<QueryRow> {
-        if !p.has(perm::CUSTOMER_PII_READ) {
-            for r in &mut rows {
-                if !r.caller.is_empty() {
-                    r.caller = waterdesk_domain::phone::mask_phone(&r.caller);
-                }
-            }
+        let mask = Masking::of(p);
+        for r in &mut rows {
+            r.caller = mask.phone(std::mem::take(&mut r.caller));
         }
         rows
     }
@@ -145,9 +143,14 @@ impl Services {
     pub async fn order_query(&self, p: &Principal, doc: &serde_json::Value) -> ServiceResult<QueryPage> {
         p.require(perm::ORDER_READ)?;
         let q = self.order_query_parse(doc)?;
-        let units = self.scope_unit_ids(p).await?;
+        let access = self.scope(p).await?;
         let subtrees = self.query_subtrees(&q).await?;
-        let scope = QueryScope { units, subtrees, text: None };
+        let scope = QueryScope {
+            units: access.order_units().map(<[i64]>::to_vec),
+            own: access.own_orders(),
+            subtrees,
+            text: None,
+        };
         let (rows, next) = self.query_page_in(&q, &scope, q.after.as_ref(), q.limit).await?;
         Ok(QueryPage { items: self.present(p, rows), next: next.map(|c| c.encode(&q.sort)) })
     }
@@ -376,6 +379,8 @@ const ORIGIN_NAMES: &[(&str, &str, &str)] = &[
 struct QueryScope {
     /// The caller's units (`None`: all).
     units: Option<Vec<i64>>,
+    /// Data scope `own`: only the caller's orders.
+    own: Option<waterdesk_store::orders::OwnOrders>,
     /// The units under each unit an `under` condition names.
     subtrees: HashMap<i64, Vec<i64>>,
     /// How free text is looked up, when decided once for all statements.
@@ -384,7 +389,13 @@ struct QueryScope {
 
 impl QueryScope {
     fn scope(&self, backend: waterdesk_store::Backend) -> Scope<'_> {
-        Scope { units: self.units.as_deref(), subtrees: &self.subtrees, backend, text: self.text.as_ref() }
+        Scope {
+            units: self.units.as_deref(),
+            own: self.own,
+            subtrees: &self.subtrees,
+            backend,
+            text: self.text.as_ref(),
+        }
     }
 }
 
@@ -458,7 +469,7 @@ impl Services {
                 format!("at most {EXPORTS_PER_USER} exports at a time; wait for one to finish"),
             ));
         }
-        let units = self.scope_unit_ids(p).await?;
+        let access = self.scope(p).await?;
         let subtrees = self.query_subtrees(&q).await?;
         let limit = Self::export_limit(p);
         // Counted up to ten times the limit, so a refusal can say how far over it is
@@ -468,7 +479,12 @@ impl Services {
         let (scope, total) = {
             let mut c = self.db.read().await?;
             let text = Some(repo::TextPlan::of(&mut c, &q, self.db.backend()).await?);
-            let scope = QueryScope { units, subtrees, text };
+            let scope = QueryScope {
+                units: access.order_units().map(<[i64]>::to_vec),
+                own: access.own_orders(),
+                subtrees,
+                text,
+            };
             let total = repo::count_upto(&mut c, &q, &scope.scope(self.db.backend()), count_cap + 1)
                 .await
                 .map_err(timeout_or)?;

@@ -17,6 +17,7 @@ use waterdesk_store::orders::{
 };
 use waterdesk_store::{contacts, numbers, users};
 
+use crate::access::Masking;
 use crate::audit::{AuditCtx, security_in};
 use crate::input::{commit, degrees, position};
 use crate::{Principal, ServiceError, ServiceResult, Services};
@@ -277,7 +278,7 @@ impl Services {
         let mut tx = self.db.begin().await?;
         let o = self.order_create_in(&mut tx, p, i, ctx, self.now()).await?;
         commit(tx).await?;
-        Ok(o)
+        Ok(Masking::of(p).order(o))
     }
 
     /// [`Self::order_create`] in the caller's transaction (a plan's run creates its orders in one).
@@ -380,7 +381,7 @@ impl Services {
         let (lat, lng) = position(i.lat, i.lng)?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
-        let o = repo::get(&mut tx, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
+        let o = self.order_visible(&mut tx, p, id).await?;
         // Decided on what the user saw, or not at all: a changed order is reloaded first.
         if o.version != i.version {
             return Err(ServiceError::Conflict { entity: "order" });
@@ -515,7 +516,7 @@ impl Services {
         security_in(&mut tx, self, &ctx.clone().for_principal(p), "order.act", "ok", params).await?;
         commit(tx).await?;
         self.events.after_commit(pending);
-        Ok(after)
+        Ok(Masking::of(p).order(after))
     }
 }
 
@@ -531,13 +532,9 @@ impl Services {
     pub async fn order_get(&self, p: &Principal, id: i64) -> ServiceResult<OrderDetail> {
         p.require(perm::ORDER_READ)?;
         let mut c = self.db.read().await?;
-        let order = repo::get(&mut c, id).await?.ok_or(ServiceError::NotFound { entity: "order" })?;
-        let involved = order.assignee_id == Some(p.user_id) || order.created_by == Some(p.user_id);
-        if !involved && !self.in_scope(p, order.unit_id).await? {
-            return Err(ServiceError::NotFound { entity: "order" });
-        }
+        let order = self.order_visible(&mut c, p, id).await?;
         let events = repo::events(&mut c, id).await?;
-        Ok(OrderDetail { order, events })
+        Ok(OrderDetail { order: Masking::of(p).order(order), events })
     }
 }
 
@@ -591,9 +588,11 @@ impl Services {
             Some(id) => Some(id.parse::<i64>().map_err(|_| v("assignee", "invalid_assignee", "`me` or a user id"))?),
         };
         // Their own orders are a crew member's scope whatever their unit.
-        let units = if assignee == Some(p.user_id) { None } else { self.scope_unit_ids(p).await? };
+        let scope = self.scope(p).await?;
+        let mine = assignee == Some(p.user_id);
         let f = OrderFilter {
-            units: units.as_deref(),
+            units: if mine { None } else { scope.order_units() },
+            own: if mine { None } else { scope.own_orders() },
             states: states.as_deref(),
             open: q.open,
             type_code: q.type_code.as_deref().map(str::trim).filter(|s| !s.is_empty()),
@@ -604,6 +603,6 @@ impl Services {
             before: q.before,
         };
         let mut c = self.db.read().await?;
-        Ok(repo::list(&mut c, &f, limit).await?)
+        Ok(Masking::of(p).orders(repo::list(&mut c, &f, limit).await?))
     }
 }

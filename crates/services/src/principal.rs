@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use crate::access::DataScope;
 use crate::{ServiceError, ServiceResult};
 
 /// How the principal authenticated.
@@ -24,7 +25,7 @@ pub struct Principal {
     pub username: String,
     pub display_name: String,
     pub unit_id: i64,
-    pub data_scope: String,
+    pub data_scope: DataScope,
     pub roles: Vec<String>,
     pub permissions: BTreeSet<String>,
     pub via: AuthVia,
@@ -68,7 +69,7 @@ impl Principal {
             username: "cli".into(),
             display_name: "Command line".into(),
             unit_id: 0,
-            data_scope: "all".into(),
+            data_scope: DataScope::All,
             roles: vec![],
             permissions: waterdesk_domain::permissions::ALL.iter().map(|p| p.code.to_string()).collect(),
             via: AuthVia::Session,

@@ -101,6 +101,8 @@ fn row(r: &AnyRow) -> StoreResult<QueryRow> {
 pub struct Scope<'a> {
     /// Handling units in the caller's data scope (`None`: all).
     pub units: Option<&'a [i64]>,
+    /// Data scope `own`: only these orders.
+    pub own: Option<crate::orders::OwnOrders>,
     /// The units below (and including) each unit named by an `under` condition.
     pub subtrees: &'a HashMap<i64, Vec<i64>>,
     pub backend: Backend,
@@ -328,6 +330,14 @@ fn push_where(q: &mut Sql, query: &Query, s: &Scope<'_>, p: &TextPlan) {
     if let Some(units) = s.units {
         q.push(" AND ").push(p.col("w.unit_id"));
         crate::customers::push_in(q, " IN (", units);
+    }
+    if let Some(own) = s.own {
+        own.push(q, |c| match c {
+            "assignee_id" => "w.assignee_id",
+            "created_by" => "w.created_by",
+            "state" => p.col("w.state"),
+            _ => p.col("w.unit_id"),
+        });
     }
     if let Some(f) = &query.filter {
         q.push(" AND ");

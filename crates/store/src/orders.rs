@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::sql::Sql;
 use crate::{StoreResult, flag, t, ts};
 
 /// An order type as stored.
@@ -481,11 +482,34 @@ pub async fn pauses(
     rows.iter().map(|r| Ok((ts(r, "started_at")?, crate::ts_opt(r, "ended_at")?))).collect()
 }
 
+/// The orders of data scope `own`: assigned to or created by the user, and for a crew
+/// member the unassigned orders dispatched to their unit (to take them, 抢单).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnOrders {
+    pub user_id: i64,
+    pub take_unit: Option<i64>,
+}
+
+impl OwnOrders {
+    /// ` AND (…)` over the work-order columns that `col` names (a table alias or an index's).
+    pub fn push(&self, q: &mut Sql, col: impl Fn(&'static str) -> &'static str) {
+        q.push(" AND (").push(col("assignee_id")).push(" = ").bind(self.user_id);
+        q.push(" OR ").push(col("created_by")).push(" = ").bind(self.user_id);
+        if let Some(u) = self.take_unit {
+            q.push(" OR (").push(col("assignee_id")).push(" IS NULL AND ").push(col("state"));
+            q.push(" = 'dispatched' AND ").push(col("unit_id")).push(" = ").bind(u).push(")");
+        }
+        q.push(")");
+    }
+}
+
 /// Filters of an order list (the dispatcher's queue, a crew's orders).
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter<'a> {
     /// Handling units in the caller's data scope (`None`: all).
     pub units: Option<&'a [i64]>,
+    /// Data scope `own`: only these orders.
+    pub own: Option<OwnOrders>,
     pub states: Option<&'a [String]>,
     /// Only orders that are neither concluded, rejected nor cancelled.
     pub open: bool,
@@ -504,6 +528,9 @@ pub async fn list(conn: &mut AnyConnection, f: &OrderFilter<'_>, limit: i64) -> 
     q.push("SELECT ").push(ORDER_COLS).push(" FROM work_orders WHERE 1 = 1");
     if let Some(units) = f.units {
         crate::customers::push_in(&mut q, " AND unit_id IN (", units);
+    }
+    if let Some(own) = f.own {
+        own.push(&mut q, |c| c);
     }
     if let Some(states) = f.states {
         q.push(" AND state IN (");

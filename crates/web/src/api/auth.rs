@@ -89,7 +89,7 @@ async fn get_me(AuthAny(p, _): AuthAny) -> axum::Json<Me> {
         username: p.username,
         display_name: p.display_name,
         unit_id: p.unit_id,
-        data_scope: p.data_scope,
+        data_scope: p.data_scope.code().to_string(),
         roles: p.roles,
         permissions: p.permissions.into_iter().collect(),
         must_change_password: p.must_change_password,

@@ -106,17 +106,7 @@ async fn detail_page(
     let agents = s.campaign_agents(&p).await?;
     let mut layout = Layout::new(&st, &p, &ctx, "camp.title", &f).await;
     layout.title = d.campaign.name.clone();
-    let masked = !p.has(waterdesk_domain::permissions::perm::CUSTOMER_PII_READ);
-    let targets = d
-        .targets
-        .into_iter()
-        .map(|mut t| {
-            if masked {
-                t.phone = waterdesk_domain::phone::mask_phone(&t.phone);
-            }
-            t
-        })
-        .collect();
+    let targets = d.targets;
     Ok(html(&DetailPage {
         rule: d.campaign.rule.to_string(),
         total: d.progress.values().sum(),

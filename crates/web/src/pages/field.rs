@@ -15,7 +15,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use waterdesk_domain::permissions::perm;
-use waterdesk_domain::phone::mask_phone;
 use waterdesk_services::Principal;
 use waterdesk_services::orders::OrderQuery;
 use waterdesk_store::attachments::{Attachment, Owner};
@@ -115,7 +114,8 @@ async fn order_page(
     let v = order_view(&st, &p, ctx.lang, &layout, id).await?;
     layout.title = v.o.order_no.clone();
     let actions = s.order_available_actions(&p, &v.o).await?.into_iter().map(|a| action_view(ctx.lang, a)).collect();
-    let caller = if p.has(perm::CUSTOMER_PII_READ) { v.o.caller.clone() } else { mask_phone(&v.o.caller) };
+    // Masked by the service for roles without `customer.pii.read`.
+    let caller = v.o.caller.clone();
     let site =
         v.o.lat_e6.zip(v.o.lng_e6).map(|(a, b)| (format!("{:.6}", a as f64 / 1e6), format!("{:.6}", b as f64 / 1e6)));
     let files = file_views(&st, &p, &layout, Owner::Order(id)).await?;
